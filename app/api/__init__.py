@@ -1,0 +1,1 @@
+"""The HTTP API: one router per topic under ``app/api/routes``, shared schemas and dependencies."""

@@ -1,0 +1,1 @@
+"""One router per topic, each with prefix /api/<topic>."""

@@ -1,0 +1,127 @@
+"""The application factory: ``create_app()`` builds the FastAPI app; the lifespan loads models once.
+
+Run it with ``recurrent-lens serve`` (which calls uvicorn with ``app.main:create_app`` as a factory,
+so any number of workers each build their own app from the same Settings).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import runtime
+from app.api import errors
+from app.api.encoding import FastJSONResponse, dumps
+from app.api.routes import health, models
+from app.checkpoints import Registry
+from app.config import Settings, get_settings
+from app.pages import STATIC_DIR
+from app.pages import router as pages_router
+
+log = logging.getLogger(__name__)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+MAX_JSON_BODY = 8 * 2**20  # bodies beyond this get 413 before they are read
+
+
+class EdgeMiddleware:
+    """Pure ASGI (cheap per request): security headers on every response, and a body-size cap."""
+
+    def __init__(self, app: ASGIApp, max_body: int, max_upload: int) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.max_upload = max_upload
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_upload if scope["path"].endswith("/upload") else self.max_body
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    length = -1
+                if length < 0 or length > limit:
+                    body = dumps(
+                        {"message": f"request body is {value.decode()} bytes, but the limit is {limit}"}
+                    )
+                    response = Response(body, status_code=413, media_type="application/json")
+                    await self._with_headers(response, scope, receive, send)
+                    return
+                break
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    async def _with_headers(self, response: Response, scope: Scope, receive: Receive, send: Send) -> None:
+        response.raw_headers.extend(SECURITY_HEADERS)
+        await response(scope, receive, send)
+
+
+class CachedStatic(StaticFiles):
+    """Static files: versioned URLs (``?v=hash``) are immutable for a year, others revalidate."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        versioned = b"v=" in scope.get("query_string", b"")
+        response.headers["cache-control"] = "public, max-age=31536000, immutable" if versioned else "no-cache"
+        return response
+
+
+def create_app(settings: Settings | None = None, registry: Registry | None = None) -> FastAPI:
+    """Build the app. Tests pass their own Settings or a Registry of tiny nets."""
+    settings = settings or get_settings()
+    runtime.configure(settings.threads)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.registry is None:
+            app.state.registry = Registry.from_paths(settings.models_dir, settings.extra_models)
+            usable = sum(1 for e in app.state.registry if e.available)
+            log.info("loaded %d models (%d unavailable)", usable, len(app.state.registry) - usable)
+        runtime.warm_up(app.state.registry)
+        yield
+
+    app = FastAPI(
+        title="Recurrent Lens",
+        summary="See inside small trained recurrent sequence models while they run.",
+        version="0.1.0",
+        default_response_class=FastJSONResponse,
+        docs_url=None,  # our own /docs page serves Swagger UI from /static (offline, strict CSP)
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.registry = registry
+    errors.install(app)
+    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes, compresslevel=5)
+    app.add_middleware(EdgeMiddleware, max_body=MAX_JSON_BODY, max_upload=settings.max_upload_bytes + 2**20)
+    app.mount("/static", CachedStatic(directory=STATIC_DIR), name="static")
+    for router in (health.router, models.router):
+        app.include_router(router)
+    app.include_router(pages_router)
+    return app

@@ -1,0 +1,15 @@
+"""Instrumented PyTorch nets ("nets", not "models": ``models/`` holds weights).
+
+``NETS`` maps a checkpoint's ``kind`` to the class its ``config`` builds; ``checkpoints.build_net``
+is the one loader for every model.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from app.nets.char_lm import CharLM
+
+NETS: dict[str, type[nn.Module]] = {
+    "char-lm": CharLM,
+}

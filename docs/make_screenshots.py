@@ -1,0 +1,84 @@
+"""Take the README screenshots: start the server with the shipped models, open each page in
+headless Chromium in a prepared state, and save docs/screenshots/<page>.png.
+
+    .venv/bin/python docs/make_screenshots.py [--only lstm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "screenshots"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+# page name -> (URL path with view state, selector of a plot to wait for or None)
+VIEWS: dict[str, tuple[str, str | None]] = {
+    "home": ("/", None),
+    "lstm": ("/lstm?t=27&unit=23&q=cell", "#hm-hidden"),
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--only", action="append", default=[], help="page name to capture (repeatable)")
+    args = parser.parse_args()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(base + "/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        OUT.mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            for name, (path, wait) in VIEWS.items():
+                if args.only and name not in args.only:
+                    continue
+                page.goto(base + path)
+                page.wait_for_load_state("networkidle")
+                if wait:
+                    page.wait_for_function(
+                        "(s) => { const el = document.querySelector(s); return el?.data?.length; }",
+                        arg=wait,
+                    )
+                time.sleep(1.0)
+                page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+                print(f"wrote {OUT / (name + '.png')}")
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(10)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,60 @@
+"""Helpers for browser tests: type, wait for plots, read URL state, take screenshots.
+
+The pages run under a strict CSP (no eval), so ``page.wait_for_function`` must get a function
+("() => ..." or "(arg) => ..."), never a bare expression string, which Playwright would eval.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+
+
+def type_into(page: Any, selector: str, text: str, *, clear: bool = True, delay: float = 0) -> None:
+    """Type like a user (key events, so debounced handlers fire)."""
+    box = page.locator(selector)
+    box.click()
+    if clear:
+        box.fill("")
+    if delay:
+        box.press_sequentially(text, delay=delay)
+    else:
+        box.fill(text)
+        box.dispatch_event("input")
+
+
+def wait_for_plot(page: Any, selector: str, timeout: float = 15_000) -> None:
+    """Wait until the Plotly plot in ``selector`` has drawn data."""
+    page.wait_for_function(
+        """(sel) => { const el = document.querySelector(sel);
+             return !!(el && el.data && el.data.length && el.querySelector('.main-svg')); }""",
+        arg=selector,
+        timeout=timeout,
+    )
+
+
+def plot_data(page: Any, selector: str) -> Any:
+    """The data array of a Plotly plot (as JSON)."""
+    return page.evaluate("(sel) => JSON.parse(JSON.stringify(document.querySelector(sel).data))", selector)
+
+
+def plot_shapes(page: Any, selector: str) -> Any:
+    return page.evaluate(
+        "(sel) => JSON.parse(JSON.stringify(document.querySelector(sel).layout.shapes || []))",
+        selector,
+    )
+
+
+def url_state(page: Any) -> dict[str, str]:
+    """The view state in the URL query, one value per key."""
+    return {k: v[-1] for k, v in parse_qs(urlparse(page.url).query).items()}
+
+
+def screenshot(page: Any, name: str, full_page: bool = True) -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
