@@ -1,0 +1,194 @@
+"""LSTM gate traces: every gate, cell and hidden state of a trained LSTM for any text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from app.api.deps import RegistryDep, SettingsDep, check_length, require_model
+from app.api.encoding import FastJSONResponse, full_precision, round_sig
+from app.api.errors import ApiError
+from app.api.schemas import ERRORS, Strict, TokenProb
+from app.nets.lstm import GATES, LSTMTrace
+from app.tasks.vocab import Vocab
+
+router = APIRouter(prefix="/api/lstm", tags=["lstm"])
+
+LSTM_KINDS = ("char-lm",)
+QUANTITIES = ("forget", "input", "candidate", "output", "cell", "hidden")
+
+
+class TraceRequest(Strict):
+    model: str = Field(examples=["shakespeare-char"], description="Name of an LSTM model.")
+    text: str = Field(examples=["To be, or not to be: that is the question."], description="Input text.")
+    unit: int | None = Field(
+        default=None,
+        ge=0,
+        description="Unit whose pre-activations are broken down (equations panel).",
+    )
+    layer: int = Field(default=0, ge=0, description="Layer of the selected unit.")
+    direction: int = Field(
+        default=0, ge=0, le=1, description="Direction of the selected unit (1 = backward)."
+    )
+    full_precision: bool = Field(default=False, description="Skip display rounding (4 significant digits).")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"model": "shakespeare-char", "text": "To be, or not to be", "unit": 0}]
+        },
+        "extra": "forbid",
+    }
+
+
+class LayerTrace(BaseModel):
+    layer: int
+    direction: str = Field(description="forward or backward")
+    forget: list[list[float]] = Field(description="f_t, [T][H], in [0, 1].")
+    input: list[list[float]] = Field(description="i_t, [T][H], in [0, 1].")
+    candidate: list[list[float]] = Field(description="g̃_t, [T][H], in [−1, 1].")
+    output: list[list[float]] = Field(description="o_t, [T][H], in [0, 1].")
+    cell: list[list[float]] = Field(description="c_t, [T][H], unbounded.")
+    hidden: list[list[float]] = Field(description="h_t, [T][H], in [−1, 1].")
+
+
+class GateTerms(BaseModel):
+    input: list[float]
+    forget: list[float]
+    candidate: list[float]
+    output: list[float]
+
+
+class UnitDetail(BaseModel):
+    layer: int
+    direction: int
+    unit: int
+    pre: GateTerms = Field(description="Pre-activation W·[h_{t−1}, x_t] + b per gate, [T].")
+    recurrent: GateTerms = Field(description="The W_hh·h_{t−1} part, [T].")
+    from_input: GateTerms = Field(description="The W_ih·x_t part, [T].")
+    bias: dict[str, float] = Field(description="b_ih + b_hh per gate.")
+    h0: float
+    c0: float
+
+
+class TraceResponse(BaseModel):
+    model: str
+    tokens: list[str] = Field(description="The input as the model read it, one character per step.")
+    unknown: list[int] = Field(description="Indices of tokens the vocabulary does not know.")
+    hidden_size: int
+    num_layers: int
+    bidirectional: bool
+    layers: list[LayerTrace]
+    top_next: list[list[TokenProb]] | None = Field(description="Top-5 next tokens after each step.")
+    detail: UnitDetail | None = Field(description="Pre-activation breakdown of the selected unit.")
+
+
+def _unit_detail(lstm: torch.nn.LSTM, tr: LSTMTrace, layer: int, direction: int, unit: int) -> dict[str, Any]:
+    """The selected unit's pre-activations split into recurrent, input and bias parts (float32)."""
+    d = tr.layers[layer][direction]
+    size = lstm.hidden_size
+    rows = torch.tensor([g * size + unit for g in range(4)])  # i, f, g, o rows of this unit
+    suffix = f"_l{layer}" + ("_reverse" if direction else "")
+    w_hh = getattr(lstm, "weight_hh" + suffix)[rows]  # (4, H)
+    if direction:
+        prev = torch.cat([d.hidden[1:], d.h0[None]])
+    else:
+        prev = torch.cat([d.h0[None], d.hidden[:-1]])
+    recurrent = prev @ w_hh.t()  # (T, 4)
+    bias = torch.zeros(4)
+    if lstm.bias:
+        bias = getattr(lstm, "bias_ih" + suffix)[rows] + getattr(lstm, "bias_hh" + suffix)[rows]
+    pre = d.pre[:, rows]  # (T, 4)
+    from_input = pre - recurrent - bias
+    return {
+        "pre": {g: pre[:, k] for k, g in enumerate(GATES)},
+        "recurrent": {g: recurrent[:, k] for k, g in enumerate(GATES)},
+        "from_input": {g: from_input[:, k] for k, g in enumerate(GATES)},
+        "bias": {g: float(bias[k]) for k, g in enumerate(GATES)},
+        "h0": float(d.h0[unit]),
+        "c0": float(d.c0[unit]),
+    }
+
+
+def serialize_trace(
+    lstm: torch.nn.LSTM,
+    tr: LSTMTrace,
+    digits: int | None,
+    unit: int | None = None,
+    layer: int = 0,
+    direction: int = 0,
+) -> dict[str, Any]:
+    """The ``layers`` and ``detail`` parts of a trace response (shared with other LSTM routes)."""
+
+    def num(x: Any) -> np.ndarray:
+        return full_precision(x) if digits is None else round_sig(x, digits)
+
+    dirs = ("forward", "backward")
+    layers = [
+        {"layer": li, "direction": dirs[di], **{q: num(v) for q, v in d.quantities().items()}}
+        for li, pair in enumerate(tr.layers)
+        for di, d in enumerate(pair)
+    ]
+    detail = None
+    if unit is not None:
+        if layer >= len(tr.layers):
+            raise ApiError(422, f"layer: {layer}, but this model has {len(tr.layers)} layer(s)", "layer")
+        if direction >= len(tr.layers[layer]):
+            raise ApiError(422, "direction: 1 (backward), but this model is not bidirectional", "direction")
+        if unit >= lstm.hidden_size:
+            raise ApiError(
+                422,
+                f"unit: {unit}, but hidden size is {lstm.hidden_size} (units 0..{lstm.hidden_size - 1})",
+                "unit",
+            )
+        raw = _unit_detail(lstm, tr, layer, direction, unit)
+        detail = {
+            "layer": layer,
+            "direction": direction,
+            "unit": unit,
+            **{
+                part: {g: num(v) for g, v in raw[part].items()} for part in ("pre", "recurrent", "from_input")
+            },
+            "bias": raw["bias"],
+            "h0": raw["h0"],
+            "c0": raw["c0"],
+        }
+    return {"layers": layers, "detail": detail}
+
+
+def top_k(logits: torch.Tensor, vocab: Vocab, k: int, digits: int | None) -> list[list[dict[str, Any]]]:
+    """Top-k tokens and probabilities after each step; logits (T, V)."""
+    probs = torch.softmax(logits.float(), dim=-1)
+    values, indices = probs.topk(min(k, probs.shape[-1]), dim=-1)
+    vals = full_precision(values) if digits is None else round_sig(values, digits)
+    tokens = vocab.tokens
+    return [
+        [{"token": tokens[i], "prob": float(p)} for i, p in zip(row_i, row_p, strict=True)]
+        for row_i, row_p in zip(indices.tolist(), vals.tolist(), strict=True)
+    ]
+
+
+@router.post("/trace", response_model=TraceResponse, responses=ERRORS)
+def trace(body: TraceRequest, registry: RegistryDep, settings: SettingsDep) -> FastJSONResponse:
+    """Trace text through an LSTM: gates f, i, g̃, o, cell c and hidden h at every step."""
+    entry = require_model(registry, body.model, LSTM_KINDS)
+    check_length(body.text, settings.max_trace_chars, "text")
+    vocab: Vocab = entry.extras.setdefault("vocab", Vocab.from_dict(entry.checkpoint["vocab"]))
+    enc = vocab.encode(body.text)
+    net: Any = entry.net
+    tr, logits = net.trace(torch.tensor(enc.ids))
+    digits = None if body.full_precision else settings.float_digits
+    content = {
+        "model": entry.name,
+        "tokens": enc.tokens,
+        "unknown": enc.unknown,
+        "hidden_size": net.lstm.hidden_size,
+        "num_layers": net.lstm.num_layers,
+        "bidirectional": net.lstm.bidirectional,
+        **serialize_trace(net.lstm, tr, digits, body.unit, body.layer, body.direction),
+        "top_next": top_k(logits, vocab, 5, digits),
+    }
+    return FastJSONResponse(content)
