@@ -21,7 +21,8 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,7 @@ def load(path: str | Path) -> dict[str, Any]:
 def _unreadable_reason(exc: Exception) -> str:
     """A one-line reason for a file torch.load refused, without ANSI codes or advice to unpickle."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
-    unsafe = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    unsafe = re.search(r"unsupported global:?(?: GLOBAL)? ([\w.]+)", text, re.IGNORECASE)
     if unsafe:
         return (
             f"refused: it holds a pickled object ({unsafe.group(1)}) that safe loading "
@@ -201,12 +202,12 @@ class ModelEntry:
         }
 
 
-def load_entry(path: Path) -> ModelEntry:
-    """Load one checkpoint file into an entry; failures become an unavailable entry with a reason."""
-    entry = ModelEntry(name=path.stem, path=path)
+def entry_from_checkpoint(ckpt: dict[str, Any], path: Path | None) -> ModelEntry:
+    """An entry for a checkpoint dict already in memory; failures make it unavailable with a reason."""
+    entry = ModelEntry(name=str(ckpt.get("name") or (path.stem if path else "unnamed")), path=path)
+    source = path.name if path else entry.name
     try:
-        ckpt = load(path)
-        entry.name = ckpt["name"]
+        _validate(ckpt, source=source)
         entry.kind = ckpt["kind"]
         entry.task = ckpt["task"]
         entry.description = str(ckpt.get("description", ""))
@@ -215,32 +216,50 @@ def load_entry(path: Path) -> ModelEntry:
         entry.net = build_net(ckpt)
         entry.available = True
     except CheckpointError as exc:
-        entry.reason = str(exc)
-        if path.name not in entry.reason:
-            entry.reason = f"{path.name}: {entry.reason}"
+        entry.reason = str(exc) if source in str(exc) else f"{source}: {exc}"
         log.warning("model %s unavailable: %s", entry.name, entry.reason)
     return entry
 
 
-class Registry:
-    """The models a server serves, loaded once at start-up (FastAPI lifespan)."""
+def load_entry(path: Path) -> ModelEntry:
+    """Load one checkpoint file into an entry; failures become an unavailable entry with a reason."""
+    try:
+        ckpt = load(path)
+    except CheckpointError as exc:
+        log.warning("model %s unavailable: %s", path.stem, exc)
+        return ModelEntry(name=path.stem, path=path, reason=str(exc))
+    return entry_from_checkpoint(ckpt, path)
 
-    def __init__(self, entries: Iterable[ModelEntry] = ()) -> None:
+
+class Registry:
+    """The models a server serves, loaded once at start-up (FastAPI lifespan).
+
+    ``resolver`` finds models that are not listed, by name (uploads kept on disk, shared by all
+    workers); the last few it found stay loaded in this process.
+    """
+
+    def __init__(
+        self, entries: Iterable[ModelEntry] = (), resolver: Callable[[str], ModelEntry | None] | None = None
+    ) -> None:
         self._entries: dict[str, ModelEntry] = {}
+        self._resolved: OrderedDict[str, ModelEntry] = OrderedDict()
+        self.resolver = resolver
         for entry in entries:
             self.add(entry)
 
     @classmethod
     def from_paths(cls, models_dir: Path | None, extra: Iterable[Path] = ()) -> Registry:
         """Load every ``*.pt`` in ``models_dir`` plus the extra files; a bad one never stops the rest."""
-        paths: list[Path] = []
+        from app.uploads import entry_for_file  # extra files may be a user's own weights
+
+        entries: list[ModelEntry] = []
         if models_dir is not None:
             if models_dir.is_dir():
-                paths.extend(sorted(models_dir.glob("*.pt")))
+                entries.extend(load_entry(p) for p in sorted(models_dir.glob("*.pt")))
             else:
                 log.warning("models directory %s does not exist; serving no shipped models", models_dir)
-        paths.extend(Path(p) for p in extra)
-        return cls(load_entry(p) for p in paths)
+        entries.extend(entry_for_file(Path(p)) for p in extra)
+        return cls(entries)
 
     def add(self, entry: ModelEntry) -> None:
         """Add an entry; a second model with a taken name is kept but marked unavailable."""
@@ -263,9 +282,21 @@ class Registry:
         return name in self._entries
 
     def get(self, name: str) -> ModelEntry | None:
-        return self._entries.get(name)
+        """A listed model, else one the resolver finds (kept among the last 16 found)."""
+        entry = self._entries.get(name)
+        if entry is not None or self.resolver is None:
+            return entry
+        if name in self._resolved:
+            self._resolved.move_to_end(name)
+            return self._resolved[name]
+        entry = self.resolver(name)
+        if entry is not None:
+            self._resolved[name] = entry
+            while len(self._resolved) > 16:
+                self._resolved.popitem(last=False)
+        return entry
 
     def names(self, kinds: Iterable[str] | None = None) -> list[str]:
-        """Names of available models, optionally of the given kinds."""
+        """Names of available listed models, optionally of the given kinds."""
         wanted = set(kinds) if kinds is not None else None
         return [e.name for e in self if e.available and (wanted is None or e.kind in wanted)]

@@ -24,6 +24,7 @@ from app.checkpoints import Registry
 from app.config import Settings, get_settings
 from app.pages import STATIC_DIR
 from app.pages import router as pages_router
+from app.uploads import UploadStore
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
             app.state.registry = Registry.from_paths(settings.models_dir, settings.extra_models)
             usable = sum(1 for e in app.state.registry if e.available)
             log.info("loaded %d models (%d unavailable)", usable, len(app.state.registry) - usable)
+        app.state.registry.resolver = app.state.uploads.load
         runtime.warm_up(app.state.registry)
         yield
 
@@ -117,6 +119,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     )
     app.state.settings = settings
     app.state.registry = registry
+    app.state.uploads = UploadStore(settings.upload_dir, settings.upload_budget_bytes)
     errors.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes, compresslevel=5)
     app.add_middleware(EdgeMiddleware, max_body=MAX_JSON_BODY, max_upload=settings.max_upload_bytes + 2**20)

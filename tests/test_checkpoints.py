@@ -119,3 +119,21 @@ def test_wrong_version_reason_says_how_to_fix(tmp_path: Path) -> None:
     _write_bad(tmp_path / "old.pt", "wrong-version")
     (entry,) = list(Registry.from_paths(tmp_path))
     assert "recurrent-lens train" in (entry.reason or "")
+
+
+def test_a_pickle_with_code_is_refused_by_name_and_never_runs(tmp_path: Path) -> None:
+    import os
+
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):  # type: ignore[no-untyped-def]
+            return (os.system, (f"touch {marker}",))
+
+    ckpt = tiny_char_lm_checkpoint()
+    ckpt["metrics"] = {"x": Evil()}
+    torch.save(ckpt, tmp_path / "evil.pt")
+    (entry,) = list(Registry.from_paths(tmp_path))
+    assert not entry.available
+    assert "system" in (entry.reason or "") and "weights_only=True" in (entry.reason or "")
+    assert not marker.exists()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sized
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -45,7 +45,7 @@ def require_model(registry: Registry, name: str, kinds: Iterable[str]) -> ModelE
     return entry
 
 
-def check_length(value: str | list[object], limit: int, field: str, unit: str = "characters") -> None:
+def check_length(value: Sized, limit: int, field: str, unit: str = "characters") -> None:
     """422 naming both sizes when ``value`` is empty or longer than ``limit``."""
     if len(value) == 0:
         raise ApiError(422, f"{field}: must not be empty", field)

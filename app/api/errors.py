@@ -19,11 +19,14 @@ from app.api.encoding import FastJSONResponse
 class ApiError(Exception):
     """An error with a status code and a message meant for the user."""
 
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, field: str | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
+        self.extra = extra or {}
 
 
 def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -73,6 +76,7 @@ def install(app: FastAPI) -> None:
         body: dict[str, Any] = {"message": exc.message}
         if exc.field:
             body["field"] = exc.field
+        body.update(exc.extra)
         return FastJSONResponse(body, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)

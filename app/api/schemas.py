@@ -17,6 +17,7 @@ class ErrorBody(BaseModel):
     message: str = Field(description="What was wrong, naming the field and the limit.")
     field: str | None = Field(default=None, description="The request field at fault, if any.")
     detail: list[dict[str, Any]] | None = Field(default=None, description="Validation details.")
+    choices: list[str] | None = Field(default=None, description="Options to choose from, when relevant.")
 
 
 class TokenProb(BaseModel):

@@ -42,14 +42,35 @@ class DirectionTrace:
     output: Tensor
     cell: Tensor
     hidden: Tensor
-    scaled_pre: Tensor  # (T, 4H) pre-activations, candidate block times 2 (see module docstring)
     h0: Tensor  # (H,) state before the first step this direction reads
     c0: Tensor  # (H,)
+    reverse: bool
+    scaled_proj: Tensor  # (T, 4H) W_ih·x_t + b, candidate block times 2 (see module docstring)
+    scaled_w_hh: Tensor  # (4H, H) W_hh, candidate rows times 2
+
+    @property
+    def prev_hidden(self) -> Tensor:
+        """(T, H) the h_{t−1} each step reads (h_{t+1} for the backward direction)."""
+        if self.reverse:
+            return torch.cat([self.hidden[1:], self.h0[None]])
+        return torch.cat([self.h0[None], self.hidden[:-1]])
 
     @property
     def pre(self) -> Tensor:
-        """(T, 4H) pre-activations W·[h_{t−1}, x_t] + b, gate order i, f, g, o."""
-        return self.scaled_pre * _gate_scale(self.hidden.shape[1], inverse=True)
+        """(T, 4H) pre-activations W·[h_{t−1}, x_t] + b, gate order i, f, g, o (recomputed)."""
+        scaled = torch.addmm(self.scaled_proj, self.prev_hidden, self.scaled_w_hh.t())
+        return scaled * _gate_scale(self.hidden.shape[1], inverse=True)
+
+    def unit_terms(self, unit: int) -> tuple[Tensor, Tensor]:
+        """For one unit, (W_hh·h_{t−1}, W_ih·x_t + b): (T, 4) each, gate order i, f, g, o.
+
+        Their sum is the pre-activation whose σ (tanh for g̃) is the gate value at each step.
+        """
+        size = self.hidden.shape[1]
+        rows = torch.arange(4) * size + unit
+        unscale = _gate_scale(size, inverse=True)[rows]
+        recurrent = self.prev_hidden @ self.scaled_w_hh[rows].t() * unscale
+        return recurrent, self.scaled_proj[:, rows] * unscale
 
     def quantities(self) -> dict[str, Tensor]:
         """The six per-step quantities, by name."""
@@ -152,13 +173,15 @@ def _trace_direction(
 
     proj: (T, 4H) scaled input projection W_ih·x_t + b; w_hh: (4H, H) scaled recurrent weights.
     """
-    size = hidden.shape[1]
+    steps, size = hidden.shape
+    gates = torch.empty(steps, 4 * size)  # pre-activations first, then σ in place
     if reverse:  # backward reads t = T−1 … 0, so its "previous" state at t is h_{t+1}
-        prev = torch.cat([hidden[1:], h0[None]])
+        torch.addmm(proj[:-1], hidden[1:], w_hh.t(), out=gates[:-1])
+        torch.addmv(proj[-1], w_hh, h0, out=gates[-1])
     else:
-        prev = torch.cat([h0[None], hidden[:-1]])  # (T, H)
-    scaled_pre = torch.addmm(proj, prev, w_hh.t())  # (T, 4H)
-    gates = torch.sigmoid(scaled_pre)  # candidate block holds σ(2z)
+        torch.addmm(proj[1:], hidden[:-1], w_hh.t(), out=gates[1:])
+        torch.addmv(proj[0], w_hh, h0, out=gates[0])
+    gates.sigmoid_()  # one pass over all four blocks; the candidate block holds σ(2z)
     i, f, g2, o = gates.split(size, dim=1)
     g = g2 * 2 - 1  # tanh(z) = 2σ(2z) − 1
     f_np, drive = f.numpy(), (i * g).numpy()
@@ -173,9 +196,11 @@ def _trace_direction(
         output=o,
         cell=torch.from_numpy(cell_np),
         hidden=hidden,
-        scaled_pre=scaled_pre,
         h0=h0,
         c0=c0,
+        reverse=reverse,
+        scaled_proj=proj,
+        scaled_w_hh=w_hh,
     )
 
 

@@ -43,6 +43,7 @@ class Vocab:
         if missing:
             raise ValueError(f"special tokens not in the vocabulary: {missing}")
         object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_special_set", frozenset(self.specials.values()))
 
     @classmethod
     def build(
@@ -76,19 +77,22 @@ class Vocab:
         return list(text) if self.level == "char" else text.split()
 
     def encode(self, text_or_tokens: str | Sequence[str]) -> Encoded:
-        """Encode text (or pre-split tokens); unknown tokens become ``unk`` and are reported."""
+        """Encode text (or pre-split tokens); unknown tokens become ``unk`` and are reported.
+
+        A vocabulary without an ``unk`` token (a user's own) gives unknown tokens id 0; callers
+        must act on ``unknown`` (the user-LSTM feeds a zero vector there).
+        """
         tokens = self.split(text_or_tokens) if isinstance(text_or_tokens, str) else list(text_or_tokens)
         index: dict[str, int] = self._index  # type: ignore[attr-defined]
-        unk = index.get(self.specials.get("unk", ""), None)
+        unk = index.get(self.specials.get("unk", ""), 0)
+        specials = self._special_set  # type: ignore[attr-defined]
         ids: list[int] = []
         unknown: list[int] = []
         for pos, tok in enumerate(tokens):
             i = index.get(tok)
-            if i is None or tok in self.specials.values():
+            if i is None or tok in specials:
                 # A special typed literally (say "<eos>") is text, not a control token.
                 unknown.append(pos)
-                if unk is None:
-                    raise KeyError(f"token {tok!r} is not in the vocabulary and it has no unk token")
                 i = unk
             ids.append(i)
         return Encoded(ids, tokens, unknown)

@@ -12,11 +12,12 @@ export class ApiError extends Error {
 
 async function request(method, path, body, signal) {
   let response;
+  const form = body instanceof FormData;
   try {
     response = await fetch(path, {
       method,
-      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: body === undefined || form ? {} : { 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : form ? body : JSON.stringify(body),
       signal,
     });
   } catch (err) {
@@ -43,6 +44,11 @@ export function getJSON(path, { signal } = {}) {
 
 export function postJSON(path, body, { signal } = {}) {
   return request('POST', path, body, signal);
+}
+
+// Multipart upload (FormData); the answer is JSON like every other route.
+export function postForm(path, formData, { signal } = {}) {
+  return request('POST', path, formData, signal);
 }
 
 // latest(fn): wraps fn(args, {signal}) so that each call aborts the previous one still running.

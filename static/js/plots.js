@@ -111,9 +111,11 @@ export function setCursor(el, i, axis = 'x', extra = []) {
 }
 
 // Tick labels for a token axis. Categorical axes would merge repeated characters, so positions are
-// numeric and the text goes in ticktext.
-export function tokenAxis(labels, { maxTicks = 120 } = {}) {
-  const every = Math.max(1, Math.ceil(labels.length / maxTicks));
+// numeric and the text goes in ticktext. ``width`` (px) thins the ticks so labels never overlap.
+export function tokenAxis(labels, { maxTicks = 120, width = 0 } = {}) {
+  const longest = labels.reduce((m, l) => Math.max(m, String(l).length), 1);
+  const fit = width ? Math.max(4, Math.floor(width / (longest * fontSize() * 0.65 + 4))) : maxTicks;
+  const every = Math.max(1, Math.ceil(labels.length / Math.min(maxTicks, fit)));
   const tickvals = [];
   const ticktext = [];
   labels.forEach((t, i) => {
@@ -148,8 +150,7 @@ export function heatmap(el, opts) {
     ygap: 0,
   };
   const layout = baseLayout({ title, height, xTitle, yTitle, margin });
-  const width = el.clientWidth || 600;
-  if (xLabels) Object.assign(layout.xaxis, tokenAxis(xLabels, { maxTicks: Math.max(8, Math.floor(width / 11)) }));
+  if (xLabels) Object.assign(layout.xaxis, tokenAxis(xLabels, { width: (el.clientWidth || 600) - 120 }));
   if (yLabels) Object.assign(layout.yaxis, tokenAxis(yLabels, { maxTicks: 60 }));
   layout.yaxis.autorange = yLabels ? 'reversed' : true;
   if (yLabels) delete layout.yaxis.range;
@@ -183,7 +184,7 @@ export function lineChart(el, opts) {
   if (logY) layout.yaxis.type = 'log';
   if (yRange) layout.yaxis.range = yRange;
   if (xRange) layout.xaxis.range = xRange;
-  if (xLabels) Object.assign(layout.xaxis, tokenAxis(xLabels, { maxTicks: Math.max(8, Math.floor((el.clientWidth || 600) / 11)) }));
+  if (xLabels) Object.assign(layout.xaxis, tokenAxis(xLabels, { width: (el.clientWidth || 600) - 80 }));
   layout.shapes = [...cursorShape(cursor, 'x', 'rgba(0,0,0,0.35)'), ...extraShapes];
   const p = draw(el, data, layout, filename);
   bindClick(el, onClick);

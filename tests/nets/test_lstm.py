@@ -175,3 +175,21 @@ def test_bad_inputs_are_refused_with_the_sizes() -> None:
         trace_lstm(lstm, torch.zeros(5, 2))
     with pytest.raises(ValueError, match="proj_size"):
         trace_lstm(nn.LSTM(3, 4, proj_size=2), torch.zeros(5, 3))
+
+
+def test_unit_terms_add_up_to_the_pre_activations() -> None:
+    torch.manual_seed(6)
+    lstm = nn.LSTM(5, 9, bidirectional=True)
+    x = torch.randn(12, 5) * 2
+    tr = trace_lstm(lstm, x)
+    for d, t in enumerate(tr.layers[0]):
+        sfx = "_reverse" if d else ""
+        w_ih, w_hh = getattr(lstm, f"weight_ih_l0{sfx}"), getattr(lstm, f"weight_hh_l0{sfx}")
+        bias = getattr(lstm, f"bias_ih_l0{sfx}") + getattr(lstm, f"bias_hh_l0{sfx}")
+        for unit in (0, 4, 8):
+            rows = torch.arange(4) * 9 + unit
+            recurrent, inputs = t.unit_terms(unit)
+            with torch.no_grad():
+                assert torch.allclose(recurrent, t.prev_hidden @ w_hh[rows].t(), atol=1e-5)
+                assert torch.allclose(inputs, x @ w_ih[rows].t() + bias[rows], atol=1e-5)
+            assert torch.allclose(recurrent + inputs, t.pre[:, rows], atol=1e-5)

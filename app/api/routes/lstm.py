@@ -14,17 +14,24 @@ from app.api.encoding import FastJSONResponse, full_precision, round_sig
 from app.api.errors import ApiError
 from app.api.schemas import ERRORS, Strict, TokenProb
 from app.nets.lstm import GATES, LSTMTrace
+from app.nets.user_lstm import UserLSTM
 from app.tasks.vocab import Vocab
 
 router = APIRouter(prefix="/api/lstm", tags=["lstm"])
 
-LSTM_KINDS = ("char-lm",)
+LSTM_KINDS = ("char-lm", "lstm")
 QUANTITIES = ("forget", "input", "candidate", "output", "cell", "hidden")
 
 
 class TraceRequest(Strict):
     model: str = Field(examples=["shakespeare-char"], description="Name of an LSTM model.")
-    text: str = Field(examples=["To be, or not to be: that is the question."], description="Input text.")
+    text: str | None = Field(
+        default=None, examples=["To be, or not to be: that is the question."], description="Input text."
+    )
+    inputs: list[list[float]] | None = Field(
+        default=None,
+        description="Instead of text: input vectors, [T][input_size] (for models that read numbers).",
+    )
     unit: int | None = Field(
         default=None,
         ge=0,
@@ -76,7 +83,8 @@ class UnitDetail(BaseModel):
 
 class TraceResponse(BaseModel):
     model: str
-    tokens: list[str] = Field(description="The input as the model read it, one character per step.")
+    input_kind: str = Field(description="How x_t was made: embedding, one-hot or vector.")
+    tokens: list[str] = Field(description="The input as the model read it, one token per step.")
     unknown: list[int] = Field(description="Indices of tokens the vocabulary does not know.")
     hidden_size: int
     num_layers: int
@@ -90,23 +98,16 @@ def _unit_detail(lstm: torch.nn.LSTM, tr: LSTMTrace, layer: int, direction: int,
     """The selected unit's pre-activations split into recurrent, input and bias parts (float32)."""
     d = tr.layers[layer][direction]
     size = lstm.hidden_size
-    rows = torch.tensor([g * size + unit for g in range(4)])  # i, f, g, o rows of this unit
+    rows = torch.arange(4) * size + unit  # i, f, g, o rows of this unit
     suffix = f"_l{layer}" + ("_reverse" if direction else "")
-    w_hh = getattr(lstm, "weight_hh" + suffix)[rows]  # (4, H)
-    if direction:
-        prev = torch.cat([d.hidden[1:], d.h0[None]])
-    else:
-        prev = torch.cat([d.h0[None], d.hidden[:-1]])
-    recurrent = prev @ w_hh.t()  # (T, 4)
     bias = torch.zeros(4)
     if lstm.bias:
         bias = getattr(lstm, "bias_ih" + suffix)[rows] + getattr(lstm, "bias_hh" + suffix)[rows]
-    pre = d.pre[:, rows]  # (T, 4)
-    from_input = pre - recurrent - bias
+    recurrent, input_and_bias = d.unit_terms(unit)  # (T, 4) each
     return {
-        "pre": {g: pre[:, k] for k, g in enumerate(GATES)},
+        "pre": {g: recurrent[:, k] + input_and_bias[:, k] for k, g in enumerate(GATES)},
         "recurrent": {g: recurrent[:, k] for k, g in enumerate(GATES)},
-        "from_input": {g: from_input[:, k] for k, g in enumerate(GATES)},
+        "from_input": {g: input_and_bias[:, k] - bias[k] for k, g in enumerate(GATES)},
         "bias": {g: float(bias[k]) for k, g in enumerate(GATES)},
         "h0": float(d.h0[unit]),
         "c0": float(d.c0[unit]),
@@ -159,36 +160,94 @@ def serialize_trace(
     return {"layers": layers, "detail": detail}
 
 
-def top_k(logits: torch.Tensor, vocab: Vocab, k: int, digits: int | None) -> list[list[dict[str, Any]]]:
-    """Top-k tokens and probabilities after each step; logits (T, V)."""
+def top_k(
+    logits: torch.Tensor, vocab: Vocab | None, k: int, digits: int | None
+) -> list[list[dict[str, Any]]]:
+    """Top-k tokens (or "class j" without a vocabulary) and probabilities after each step; logits (T, V)."""
     probs = torch.softmax(logits.float(), dim=-1)
     values, indices = probs.topk(min(k, probs.shape[-1]), dim=-1)
     vals = full_precision(values) if digits is None else round_sig(values, digits)
-    tokens = vocab.tokens
+    tokens = vocab.tokens if vocab is not None else [f"class {j}" for j in range(probs.shape[-1])]
     return [
         [{"token": tokens[i], "prob": float(p)} for i, p in zip(row_i, row_p, strict=True)]
         for row_i, row_p in zip(indices.tolist(), vals.tolist(), strict=True)
     ]
 
 
+def _encode_inputs(
+    body: TraceRequest, net: Any, vocab: Vocab | None, limit: int
+) -> tuple[list[str], list[int], Any]:
+    """(tokens, unknown, trace-and-logits) for a text or for numeric input vectors."""
+    if body.text is None and body.inputs is None:
+        raise ApiError(422, "text: this field is required (or send inputs, a list of input vectors)", "text")
+    if body.text is not None and body.inputs is not None:
+        raise ApiError(422, "send text or inputs, not both", "inputs")
+    if body.inputs is not None:
+        rows = body.inputs
+        check_length(rows, limit, "inputs", unit="steps")
+        size = net.lstm.input_size
+        bad = next((t for t, row in enumerate(rows) if len(row) != size), None)
+        if bad is not None:
+            raise ApiError(
+                422,
+                f"inputs: row {bad} has {len(rows[bad])} numbers, but this LSTM's input size is {size}",
+                "inputs",
+            )
+        x = torch.tensor(rows, dtype=torch.float32)
+        if not torch.isfinite(x).all():
+            raise ApiError(422, "inputs: every number must be finite (no NaN or infinity)", "inputs")
+        trace_inputs = getattr(net, "trace_inputs", None)
+        if trace_inputs is None:
+            raise ApiError(422, "inputs: this model reads text; send text instead", "inputs")
+        return [str(t) for t in range(len(rows))], [], trace_inputs(x)
+    text = body.text or ""
+    check_length(text, limit, "text")
+    if vocab is None or not len(vocab) or not getattr(net, "reads_tokens", True):
+        raise ApiError(
+            422,
+            "text: this model reads vectors, not text; send numeric inputs or upload a vocabulary",
+            "text",
+        )
+    enc = vocab.encode(text)
+    ids = torch.tensor(enc.ids)
+    if isinstance(net, UserLSTM):
+        return enc.tokens, enc.unknown, net.trace(ids, enc.unknown)
+    return enc.tokens, enc.unknown, net.trace(ids)
+
+
+def _input_kind(net: Any, vector_input: bool) -> str:
+    if vector_input:
+        return "vector"
+    if isinstance(net, UserLSTM) and net.one_hot:
+        return "one-hot"
+    return "embedding"
+
+
 @router.post("/trace", response_model=TraceResponse, responses=ERRORS)
 def trace(body: TraceRequest, registry: RegistryDep, settings: SettingsDep) -> FastJSONResponse:
-    """Trace text through an LSTM: gates f, i, g̃, o, cell c and hidden h at every step."""
+    """Trace text (or input vectors) through an LSTM: gates f, i, g̃, o, cell c and hidden h per step."""
     entry = require_model(registry, body.model, LSTM_KINDS)
-    check_length(body.text, settings.max_trace_chars, "text")
-    vocab: Vocab = entry.extras.setdefault("vocab", Vocab.from_dict(entry.checkpoint["vocab"]))
-    enc = vocab.encode(body.text)
+    vocab: Vocab | None = entry.extras.get("vocab")
+    if "vocab" not in entry.extras:
+        raw = entry.checkpoint.get("vocab") or {}
+        vocab = Vocab.from_dict(raw) if raw.get("tokens") else None
+        entry.extras["vocab"] = vocab
     net: Any = entry.net
-    tr, logits = net.trace(torch.tensor(enc.ids))
+    tokens, unknown, (tr, logits) = _encode_inputs(body, net, vocab, settings.max_trace_chars)
     digits = None if body.full_precision else settings.float_digits
+    top_next = None
+    if logits is not None:
+        labels = vocab if vocab is not None and len(vocab) == logits.shape[-1] else None
+        top_next = top_k(logits, labels, 5, digits)
     content = {
         "model": entry.name,
-        "tokens": enc.tokens,
-        "unknown": enc.unknown,
+        "input_kind": _input_kind(net, body.inputs is not None),
+        "tokens": tokens,
+        "unknown": unknown,
         "hidden_size": net.lstm.hidden_size,
         "num_layers": net.lstm.num_layers,
         "bidirectional": net.lstm.bidirectional,
         **serialize_trace(net.lstm, tr, digits, body.unit, body.layer, body.direction),
-        "top_next": top_k(logits, vocab, 5, digits),
+        "top_next": top_next,
     }
     return FastJSONResponse(content)

@@ -1,6 +1,6 @@
 // LSTM gate explorer: trace the typed text, then step, select and hover over that trace in the
 // browser (no round trip), except that choosing a unit fetches its pre-activation breakdown.
-import { getJSON, postJSON, latest, showError, clearError } from '../api.js';
+import { getJSON, postJSON, postForm, latest, showError, clearError } from '../api.js';
 import { readState, writeState } from '../state.js';
 import { heatmap, lineChart, barChart, setShapes, cursorShape, scaleColour, COLOURS } from '../plots.js';
 import { createStepper } from '../steps.js';
@@ -8,7 +8,7 @@ import { el, debounce, visibleChar, fmt, downloadJSON, initChrome } from '../ui.
 import { drawCellDiagram } from '../cell_diagram.js';
 
 const DEFAULT_TEXT = "[Enter Hamlet.]\n\nHam.\nTo be, or not to be,--that is the question:--\nWhether 'tis nobler in the mind to suffer";
-const DEFAULTS = { model: 'shakespeare-char', text: DEFAULT_TEXT, t: 0, unit: 0, q: 'hidden', layer: 0 };
+const DEFAULTS = { model: 'shakespeare-char', text: DEFAULT_TEXT, t: 0, unit: 0, q: 'hidden', layer: 0, mode: 'text', csv: '' };
 const QUANTITIES = ['forget', 'input', 'candidate', 'output', 'cell', 'hidden'];
 const INFO = {
   forget: { symbol: 'f', name: 'forget gate f', kind: 'gate', fn: 'σ', W: 'W_f', b: 'b_f' },
@@ -55,17 +55,48 @@ function detailTarget() {
 
 // --- fetching
 
+// CSV → rows of numbers, or a message naming the first bad cell.
+export function parseCSV(text) {
+  const rows = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (!line || line.startsWith('#')) continue;
+    const cells = line.split(/[,;\t ]+/).filter((c) => c !== '');
+    const numbers = cells.map(Number);
+    const bad = numbers.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) {
+      if (!rows.length && numbers.every((x) => !Number.isFinite(x))) continue; // a header row
+      return { error: `CSV line ${i + 1}, column ${bad + 1}: “${cells[bad]}” is not a number` };
+    }
+    rows.push(numbers);
+  }
+  if (!rows.length) return { error: 'Paste at least one row of numbers (one row per time step).' };
+  return { rows };
+}
+
+function requestBody() {
+  const body = { model: state.model, unit: state.unit, ...detailTarget() };
+  if (state.mode === 'csv') {
+    const parsed = parseCSV(state.csv);
+    if (parsed.error) return { error: parsed.error };
+    return { body: { ...body, inputs: parsed.rows } };
+  }
+  if (!state.text.length) return { error: 'Type some text to trace (at least one character).' };
+  return { body: { ...body, text: state.text } };
+}
+
 async function retrace({ detailOnly = false } = {}) {
   const status = $('status');
-  const text = state.text;
-  if (!text.length) {
-    showError($('error'), 'Type some text to trace (at least one character).');
+  const built = requestBody();
+  if (built.error) {
+    showError($('error'), built.error);
     return;
   }
   const started = performance.now();
   status.textContent = 'tracing…';
   try {
-    const body = { model: state.model, text, unit: state.unit, ...detailTarget() };
+    const body = built.body;
     const result = await request(body);
     if (result === null) return; // superseded by a newer request
     clearError($('error'));
@@ -76,7 +107,8 @@ async function retrace({ detailOnly = false } = {}) {
       trace = result;
       onNewTrace();
     }
-    status.textContent = `traced ${result.tokens.length} characters in ${Math.round(performance.now() - started)} ms`;
+    const what = result.input_kind === 'vector' ? 'steps' : 'tokens';
+    status.textContent = `traced ${result.tokens.length} ${what} in ${Math.round(performance.now() - started)} ms`;
   } catch (err) {
     status.textContent = '';
     showError($('error'), err);
@@ -188,7 +220,7 @@ function renderColouredText() {
   const box = $('coloured-text');
   box.replaceChildren(...trace.tokens.map((ch, t) => {
     const c = scaleColour(kind, values[t], kind === 'cell' ? maxAbs : 1);
-    const shown = ch === '\n' ? '↵\n' : ch === ' ' ? ' ' : visibleChar(ch);
+    const shown = trace.input_kind === 'vector' ? ` ${ch} ` : ch === '\n' ? '↵\n' : ch === ' ' ? ' ' : visibleChar(ch);
     return el('span', {
       class: `tok${unknown.has(t) ? ' unknown' : ''}${t === state.t ? ' current' : ''}`,
       style: { background: c.background, color: c.color },
@@ -213,8 +245,7 @@ function renderEquations(t) {
   const j = state.unit;
   const cPrev = t > 0 ? e.cell[t - 1][j] : d ? d.c0 : 0;
   const rows = [];
-  const x = visibleChar(trace.tokens[t]);
-  rows.push(eqRow('muted', `unit j = ${j}, step t = ${t}, xₜ = embedding of “${x}”`));
+  rows.push(eqRow('muted', `unit j = ${j}, step t = ${t}, xₜ = ${inputLabel(t)}`));
   for (const g of ['forget', 'input', 'candidate', 'output']) {
     const info = INFO[g];
     const v = e[g][t][j];
@@ -238,6 +269,13 @@ function renderEquations(t) {
   $('equations').replaceChildren(...rows);
 }
 
+function inputLabel(t) {
+  const token = visibleChar(trace.tokens[t]);
+  if (trace.input_kind === 'vector') return `input row ${t}`;
+  if (trace.input_kind === 'one-hot') return `one-hot of “${token}”`;
+  return `embedding of “${token}”`;
+}
+
 function renderDiagram(t) {
   const e = entry();
   const j = state.unit;
@@ -247,7 +285,7 @@ function renderDiagram(t) {
   $('diagram-step').textContent = t;
   $('diagram-unit').textContent = j;
   drawCellDiagram($('diagram'), {
-    x: `“${visibleChar(trace.tokens[t])}”`,
+    x: trace.input_kind === 'vector' ? `row ${t}` : `“${visibleChar(trace.tokens[t])}”`,
     hPrev, cPrev,
     forget: e.forget[t][j], input: e.input[t][j], candidate: e.candidate[t][j], output: e.output[t][j],
     cell: e.cell[t][j], hidden: e.hidden[t][j], tanhCell: Math.tanh(e.cell[t][j]),
@@ -257,6 +295,7 @@ function renderDiagram(t) {
 function renderTopNext(t) {
   $('next-step').textContent = t;
   const top = trace.top_next ? trace.top_next[t] : null;
+  $('top-next-wrap').hidden = !top;
   if (!top) return;
   const actual = t + 1 < trace.tokens.length ? trace.tokens[t + 1] : null;
   barChart($('top-next'), {
@@ -308,19 +347,102 @@ async function loadModels() {
     const { models } = await getJSON('/api/models');
     const usable = models.filter((m) => m.available && KINDS.includes(m.kind));
     modelInfo = Object.fromEntries(usable.map((m) => [m.name, m]));
-    const select = $('model');
-    select.replaceChildren(...usable.map((m) => el('option', { value: m.name }, m.name)));
-    if (!usable.length) {
-      showError($('error'), 'No LSTM model is loaded on this server. Rebuild one with `recurrent-lens train shakespeare-char`.');
+    if (state.model.startsWith('upload-') && !modelInfo[state.model]) {
+      // An upload from a shared link: kept on the server by content hash (it may have expired).
+      modelInfo[state.model] = { name: state.model, description: 'your uploaded LSTM', metrics: {} };
+    }
+    const names = Object.keys(modelInfo);
+    if (!names.length) {
+      showError($('error'), 'No LSTM model is loaded on this server. Rebuild one with `recurrent-lens train shakespeare-char`, or load your own below.');
       return false;
     }
-    if (!modelInfo[state.model]) state.model = usable[0].name;
-    select.value = state.model;
+    if (!modelInfo[state.model]) state.model = names[0];
+    renderModelSelect();
     renderUnitsTable();
     return true;
   } catch (err) {
     showError($('error'), err);
     return false;
+  }
+}
+
+function renderModelSelect() {
+  const select = $('model');
+  select.replaceChildren(...Object.values(modelInfo).map((m) => el('option', { value: m.name }, m.name.startsWith('upload-') ? `your LSTM (${m.name})` : m.name)));
+  select.value = state.model;
+  const info = modelInfo[state.model];
+  $('model-note').textContent = info && info.description ? info.description : '';
+}
+
+function setMode(mode) {
+  state.mode = mode;
+  $('mode-text').setAttribute('aria-pressed', mode === 'text' ? 'true' : 'false');
+  $('mode-csv').setAttribute('aria-pressed', mode === 'csv' ? 'true' : 'false');
+  $('text-field').hidden = mode !== 'text';
+  $('csv-field').hidden = mode !== 'csv';
+  $('input-hint').textContent = mode === 'text'
+    ? 'Typing re-traces.'
+    : 'For LSTMs that read numbers (a time series): each row is the input vector x_t.';
+}
+
+// A default series for a model that reads vectors: smooth waves, one column per input.
+function exampleCSV(width, steps = 48) {
+  const rows = [];
+  for (let t = 0; t < steps; t++) {
+    rows.push(Array.from({ length: width }, (_, k) => Math.sin(t / 5 + k * 0.9).toFixed(3)).join(', '));
+  }
+  return rows.join('\n');
+}
+
+async function uploadModel(ev) {
+  ev.preventDefault();
+  const errorBox = $('upload-error');
+  clearError(errorBox);
+  const file = $('upload-file').files[0];
+  if (!file) {
+    showError(errorBox, 'Choose a checkpoint file first.');
+    return;
+  }
+  const form = new FormData();
+  form.append('file', file);
+  const vocab = $('upload-vocab').files[0];
+  if (vocab) form.append('vocab', vocab);
+  form.append('tokenization', $('upload-tokenization').value);
+  if (!$('prefix-wrap').hidden && $('upload-prefix').value) form.append('prefix', $('upload-prefix').value);
+  $('upload-status').textContent = 'reading your weights…';
+  $('upload-submit').disabled = true;
+  try {
+    const info = await postForm('/api/models/upload', form);
+    $('upload-status').textContent = `loaded: ${info.description}`;
+    modelInfo[info.name] = { name: info.name, description: info.description, metrics: {} };
+    state.model = info.name;
+    state.layer = 0;
+    state.unit = 0;
+    state.t = 0;
+    if (info.reads === 'vectors') {
+      $('csv-width').textContent = info.input_size;
+      if (!state.csv || parseCSV(state.csv).rows?.[0]?.length !== info.input_size) {
+        state.csv = exampleCSV(info.input_size);
+        $('csv').value = state.csv;
+      }
+      setMode('csv');
+    } else {
+      setMode('text');
+    }
+    renderModelSelect();
+    renderUnitsTable();
+    saveState();
+    await retrace();
+  } catch (err) {
+    $('upload-status').textContent = '';
+    const choices = err.body && err.body.choices;
+    if (choices && choices.length) {
+      $('prefix-wrap').hidden = false;
+      $('upload-prefix').replaceChildren(...choices.map((c) => el('option', { value: c }, c || '(top level)')));
+    }
+    showError(errorBox, err);
+  } finally {
+    $('upload-submit').disabled = false;
   }
 }
 
@@ -347,6 +469,8 @@ async function main() {
   initChrome();
   const textBox = $('text');
   textBox.value = state.text;
+  $('csv').value = state.csv;
+  setMode(state.mode);
   $('quantity').value = state.q;
   stepper = createStepper($('steps'), {
     count: 1,
@@ -359,7 +483,18 @@ async function main() {
     saveState();
     retraceSoon();
   });
-  $('model').addEventListener('change', (ev) => { state.model = ev.target.value; state.layer = 0; saveState(); renderUnitsTable(); retrace(); });
+  $('csv').addEventListener('input', () => {
+    state.csv = $('csv').value;
+    saveState();
+    retraceSoon();
+  });
+  for (const mode of ['text', 'csv']) {
+    $(`mode-${mode}`).addEventListener('click', () => { setMode(mode); saveState(); retrace(); });
+  }
+  $('upload-form').addEventListener('submit', uploadModel);
+  $('upload-file').addEventListener('change', () => { $('prefix-wrap').hidden = true; clearError($('upload-error')); });
+  $('open-upload').addEventListener('click', () => { $('byo').open = true; $('byo').scrollIntoView({ behavior: 'smooth' }); });
+  $('model').addEventListener('change', (ev) => { state.model = ev.target.value; state.layer = 0; saveState(); renderModelSelect(); renderUnitsTable(); retrace(); });
   $('layer').addEventListener('change', (ev) => { state.layer = Number(ev.target.value); saveState(); retrace(); });
   $('quantity').addEventListener('change', (ev) => { state.q = ev.target.value; saveState(); renderColouredText(); renderStep(); });
   $('coloured-text').addEventListener('click', (ev) => {
