@@ -91,6 +91,8 @@ def install(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404 and message == "Not Found":
             message = "no such page or API route"
+        elif exc.status_code == 400 and "parsing the body" in message:
+            message = "the request body could not be read; send UTF-8 JSON"
         elif exc.status_code == 405:
             message = "this route does not accept that HTTP method"
         return FastJSONResponse(

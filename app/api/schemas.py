@@ -49,6 +49,7 @@ class ModelList(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "A body that cannot be parsed at all (not UTF-8 JSON)."},
     404: {"model": ErrorBody, "description": "Unknown model."},
     409: {"model": ErrorBody, "description": "Model present but unavailable; the reason is given."},
     422: {

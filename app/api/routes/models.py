@@ -45,7 +45,14 @@ def _read(upload: UploadFile, limit: int, what: str) -> bytes:
     return data
 
 
-@router.post("/upload", response_model=UploadInfo, responses={**ERRORS, 413: {"model": ErrorBody}})
+UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    400: {"model": ErrorBody, "description": "Malformed multipart or unreadable body."},
+    413: {"model": ErrorBody, "description": "File larger than the upload limit."},
+}
+
+
+@router.post("/upload", response_model=UploadInfo, responses=UPLOAD_ERRORS)
 def upload(
     request: Request,
     settings: SettingsDep,
