@@ -25,5 +25,7 @@ def test_operation_is_documented(path: str, method: str, op: dict) -> None:  # t
         if "application/json" in body:
             ref = media["schema"].get("$ref", "")
             schema = SPEC["components"]["schemas"][ref.rsplit("/", 1)[-1]] if ref else media["schema"]
-            assert schema.get("examples") or media.get("examples") or media.get("example"), f"{path}: no example body"
+            assert schema.get("examples") or media.get("examples") or media.get("example"), (
+                f"{path}: no example body"
+            )
         assert "422" in op["responses"], f"{path}: 422 not documented"

@@ -30,5 +30,7 @@ def test_api_never_errors_and_matches_its_schema(case: schemathesis.Case) -> Non
     # Limits come from Settings at run time (documented in the field descriptions), so schema-valid
     # bodies beyond them get a 4xx: the "positive data" check does not apply.
     response = case.call()
-    assert response.status_code < 500, f"{case.method} {case.path}: {response.status_code} {response.text[:300]}"
+    assert response.status_code < 500, (
+        f"{case.method} {case.path}: {response.status_code} {response.text[:300]}"
+    )
     case.validate_response(response, excluded_checks=[schemathesis.checks.positive_data_acceptance])

@@ -128,10 +128,12 @@ def serialize_trace(
         return full_precision(x) if digits is None else round_sig(x, digits)
 
     dirs = ("forward", "backward")
+    pairs = [(li, di, d) for li, pair in enumerate(tr.layers) for di, d in enumerate(pair)]
+    # One rounding pass over every quantity of every layer: (L·D, 6, T, H).
+    stacked = num(torch.stack([torch.stack([d.quantities()[q] for q in QUANTITIES]) for _, _, d in pairs]))
     layers = [
-        {"layer": li, "direction": dirs[di], **{q: num(v) for q, v in d.quantities().items()}}
-        for li, pair in enumerate(tr.layers)
-        for di, d in enumerate(pair)
+        {"layer": li, "direction": dirs[di], **{q: stacked[k, j] for j, q in enumerate(QUANTITIES)}}
+        for k, (li, di, _) in enumerate(pairs)
     ]
     detail = None
     if unit is not None:
