@@ -136,17 +136,14 @@ def serialize_trace(
         for k, (li, di, _) in enumerate(pairs)
     ]
     detail = None
+    if layer >= len(tr.layers):
+        raise ApiError(422, f"layer: {layer}, but this model has {len(tr.layers)} layer(s)", "layer")
+    if direction >= len(tr.layers[layer]):
+        raise ApiError(422, "direction: 1 (backward), but this model is not bidirectional", "direction")
     if unit is not None:
-        if layer >= len(tr.layers):
-            raise ApiError(422, f"layer: {layer}, but this model has {len(tr.layers)} layer(s)", "layer")
-        if direction >= len(tr.layers[layer]):
-            raise ApiError(422, "direction: 1 (backward), but this model is not bidirectional", "direction")
         if unit >= lstm.hidden_size:
-            raise ApiError(
-                422,
-                f"unit: {unit}, but hidden size is {lstm.hidden_size} (units 0..{lstm.hidden_size - 1})",
-                "unit",
-            )
+            size = lstm.hidden_size
+            raise ApiError(422, f"unit: {unit}, but hidden size is {size} (units 0..{size - 1})", "unit")
         raw = _unit_detail(lstm, tr, layer, direction, unit)
         detail = {
             "layer": layer,

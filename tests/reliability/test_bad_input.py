@@ -1,0 +1,133 @@
+"""Table-driven bad input for every POST route: each case is a readable 4xx, and the next valid
+request still works. New routes add a row to ROUTES (a valid body, its text field and limit)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.checkpoints import Registry
+from app.config import REPO_ROOT, Settings
+from app.main import create_app
+
+
+@dataclass(frozen=True)
+class Route:
+    path: str
+    valid: dict[str, Any]  # a body that answers 200
+    text_field: str | None = "text"  # the free-text field, if any
+    limit: int | None = None  # its length limit (from Settings)
+    numbers: dict[str, list[Any]] = field(default_factory=dict)  # numeric field -> silly values
+
+
+SETTINGS = Settings()
+ROUTES = [
+    Route(
+        "/api/lstm/trace",
+        {"model": "shakespeare-char", "text": "To be, or not to be"},
+        limit=SETTINGS.max_trace_chars,
+        numbers={
+            "unit": [-1, 10**6, 1.5, "three"],
+            "layer": [-1, 99],
+            "direction": [2, -1],
+            "full_precision": ["maybe"],
+        },
+    ),
+]
+
+WEIRD_TEXTS = {
+    "nul and control": "a\x00b\x01\x07\x1b[31m\x7f",
+    "emoji": "😀👩‍👩‍👧‍👦🏳️‍🌈",
+    "rtl": "שלום עולם مرحبا",
+    "cjk": "中文 日本語 한국어",
+    "lone surrogate-like": "\ufffd\ufeff\u200b",
+}
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    uploads = Path(tmp_path_factory.mktemp("uploads"))
+    app = create_app(Settings(upload_dir=uploads), Registry.from_paths(REPO_ROOT / "models"))
+    with TestClient(app) as c:
+        yield c
+
+
+def readable(r: Any, *words: str) -> str:
+    assert 400 <= r.status_code < 500, f"{r.status_code}: {r.text[:300]}"
+    body = r.json()
+    message = body["message"]
+    assert isinstance(message, str) and 5 < len(message) < 2000, message
+    assert "Traceback" not in message
+    for w in words:
+        assert w in message, (w, message)
+    return message
+
+
+def still_works(client: TestClient, route: Route) -> None:
+    assert client.post(route.path, json=route.valid).status_code == 200
+
+
+def cases(route: Route) -> list[tuple[str, Any, dict[str, str]]]:
+    """(case name, body or raw bytes, headers)."""
+    out: list[tuple[str, Any, dict[str, str]]] = [
+        ("invalid json", b"{not json", {"content-type": "application/json"}),
+        ("not utf-8", b"\xff\xfe\x00garbage", {"content-type": "application/json"}),
+        ("array body", b"[1, 2, 3]", {"content-type": "application/json"}),
+        ("empty body", b"", {"content-type": "application/json"}),
+        ("unknown model", {**route.valid, "model": "no-such-model"}, {}),
+        ("model wrong type", {**route.valid, "model": 42}, {}),
+        ("extra field", {**route.valid, "surprise": True}, {}),
+        ("1 MB body", {**route.valid, "padding": "x" * 2**20}, {}),
+    ]
+    for key in route.valid:
+        out.append((f"missing {key}", {k: v for k, v in route.valid.items() if k != key}, {}))
+    if route.text_field:
+        out += [
+            ("empty text", {**route.valid, route.text_field: ""}, {}),
+            ("text wrong type", {**route.valid, route.text_field: ["a"]}, {}),
+            ("1 MB text", {**route.valid, route.text_field: "y" * 2**20}, {}),
+        ]
+        if route.limit:
+            out.append(("limit + 1", {**route.valid, route.text_field: "a" * (route.limit + 1)}, {}))
+    for name, values in route.numbers.items():
+        out += [(f"{name}={v!r}", {**route.valid, name: v}, {}) for v in values]
+    return out
+
+
+ALL = [(route, name, body, headers) for route in ROUTES for name, body, headers in cases(route)]
+
+
+@pytest.mark.parametrize("route,name,body,headers", ALL, ids=[f"{r.path} {n}" for r, n, _, _ in ALL])
+def test_bad_input_is_a_readable_4xx(
+    client: TestClient, route: Route, name: str, body: Any, headers: dict[str, str]
+) -> None:
+    if isinstance(body, bytes):
+        r = client.post(route.path, content=body, headers=headers)
+    else:
+        r = client.post(route.path, json=body)
+    message = readable(r)
+    if name == "unknown model":
+        assert r.status_code == 404 and "no-such-model" in message
+    if name == "limit + 1" and route.limit:
+        assert str(route.limit + 1) in message and str(route.limit) in message
+    still_works(client, route)
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.text_field], ids=lambda r: r.path)
+@pytest.mark.parametrize("kind", sorted(WEIRD_TEXTS))
+def test_weird_text_is_traced_or_refused_never_a_500(client: TestClient, route: Route, kind: str) -> None:
+    r = client.post(route.path, json={**route.valid, route.text_field: WEIRD_TEXTS[kind]})
+    assert r.status_code < 500, r.text[:300]
+    if r.status_code >= 400:
+        readable(r)
+    still_works(client, route)
+
+
+def test_wrong_method_and_unknown_route(client: TestClient) -> None:
+    readable(client.get("/api/lstm/trace"))
+    readable(client.post("/api/nothing-here", json={}))
