@@ -9,7 +9,10 @@ from __future__ import annotations
 from torch import nn
 
 from app.nets.char_lm import CharLM
+from app.nets.recall import RecallLSTM, RecallRNN
 
 NETS: dict[str, type[nn.Module]] = {
     "char-lm": CharLM,
+    "recall-rnn": RecallRNN,
+    "recall-lstm": RecallLSTM,
 }
