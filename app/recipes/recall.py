@@ -33,7 +33,7 @@ from app.nets.recall import RecallLSTM, RecallRNN
 from app.tasks import recall
 from app.train import Run, fit, recipe
 
-HIDDEN, BATCH, LR, CLIP = 32, 64, 1e-3, 1.0
+HIDDEN, BATCH, LR, CLIP = 64, 64, 1e-3, 1.0
 SEEDS = 3  # training runs per delay, each from its own initial weights and data order
 SOLVED = 0.95  # accuracy that counts as "solved" (steps_to_solve)
 HELD_OUT = 2000  # fresh sequences per delay for the final accuracy
