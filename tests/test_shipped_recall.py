@@ -36,7 +36,9 @@ def test_stored_accuracy_holds_on_fresh_sequences(shipped: Registry, name: str) 
     for delay in recall.DELAYS:
         key = str(delay)
         seeds = m["accuracy_by_seed"][key]
-        assert len(seeds) == m["seeds"] and m["accuracy_by_delay"][key] == pytest.approx(sum(seeds) / len(seeds), abs=1e-3)
+        assert len(seeds) == m["seeds"] and m["accuracy_by_delay"][key] == pytest.approx(
+            sum(seeds) / len(seeds), abs=1e-3
+        )
         kept = entry.variants[key]["metrics"]["accuracy"]
         assert kept == seeds[m["kept_seed"][key]] == sorted(seeds)[len(seeds) // 2]  # the median run
         acc = fresh_accuracy(entry.variant_net(key), delay)
