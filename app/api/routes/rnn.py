@@ -48,6 +48,7 @@ class TraceRequest(Strict):
             ]
         },
         "extra": "forbid",
+        "strict": True,  # JSON types as declared: 0 is not a bool, "5" is not a delay
     }
 
 
