@@ -8,7 +8,12 @@ reads it and no pickle of our classes is ever needed (nanoGPT's ``model_args`` h
      "metrics": {..., "summary": {"bits/char (held-out plays)": 2.21}},
      "history": {"step": [...], "loss": [...], ...},
      "provenance": {"command": "recurrent-lens train shakespeare-char", "seed": 0, ...},
-     "snapshots": [{"step": 100, "state_dict": {...}, "metrics": {...}}, ...]}   # optional
+     "snapshots": [{"step": 100, "state_dict": {...}, "metrics": {...}}, ...],   # optional
+     "variants": {"20": {"state_dict": {...}, "metrics": {...}, ...}, ...}}        # optional
+
+``variants`` holds other trained weights of the same architecture under one name, keyed by the
+setting they were trained for (the recall models keep one set of weights per delay T), so one
+model on the home page can serve every setting; ``ModelEntry.variant_net(key)`` builds them.
 
 ``load()`` turns every way a file can be bad (missing, truncated, not a checkpoint, wrong version,
 weights that do not fit the config) into a ``CheckpointError`` with a readable reason. The
@@ -133,6 +138,13 @@ def _validate(checkpoint: Any, source: str) -> None:
     bad = [k for k, v in checkpoint["state_dict"].items() if not isinstance(v, torch.Tensor)]
     if bad:
         raise CheckpointError(f"{source}: state_dict entries are not tensors: {', '.join(bad[:5])}")
+    variants = checkpoint.get("variants")
+    if variants is not None:
+        if not isinstance(variants, dict):
+            raise CheckpointError(f"{source}: variants is not a dict")
+        for key, variant in variants.items():
+            if not isinstance(variant, dict) or not isinstance(variant.get("state_dict"), dict):
+                raise CheckpointError(f"{source}: variant {key!r} has no state_dict dict")
 
 
 def build_net(checkpoint: dict[str, Any], state_dict: dict[str, torch.Tensor] | None = None) -> nn.Module:
@@ -173,6 +185,7 @@ class ModelEntry:
     net: nn.Module | None = field(default=None, repr=False)
     extras: dict[str, Any] = field(default_factory=dict, repr=False)  # per-model caches (vocab, ...)
     _snapshot_nets: dict[int, nn.Module] = field(default_factory=dict, repr=False)
+    _variant_nets: dict[tuple[str, str], nn.Module] = field(default_factory=dict, repr=False)
 
     @property
     def snapshots(self) -> list[dict[str, Any]]:
@@ -185,6 +198,24 @@ class ModelEntry:
             snap = self.snapshots[index]
             self._snapshot_nets[index] = build_net(self.checkpoint, snap["state_dict"])
         return self._snapshot_nets[index]
+
+    @property
+    def variants(self) -> dict[str, dict[str, Any]]:
+        """Other trained weights of this architecture stored in the checkpoint, by key (may be empty)."""
+        return dict(self.checkpoint.get("variants") or {})
+
+    def variant_net(self, key: str, weights: str = "state_dict") -> nn.Module:
+        """The net with the weights ``variants[key][weights]`` (built once, then cached).
+
+        KeyError for a key or weights field the checkpoint does not have; CheckpointError (with a
+        readable reason) for weights that do not fit the config.
+        """
+        if (key, weights) not in self._variant_nets:
+            state = self.variants[key][weights]
+            if not isinstance(state, dict):
+                raise CheckpointError(f"variant {key!r}: {weights} is not a dict of tensors")
+            self._variant_nets[(key, weights)] = build_net(self.checkpoint, state)
+        return self._variant_nets[(key, weights)]
 
     def public(self) -> dict[str, Any]:
         """What /api/models says about this model."""

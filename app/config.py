@@ -41,6 +41,9 @@ class Settings(BaseSettings):
 
     # --- input limits (checked at the API edge)
     max_trace_chars: int = Field(default=2000, ge=1, description="Longest text for LSTM/RNN traces.")
+    max_gradient_chars: int = Field(
+        default=500, ge=2, description="Longest sequence for the vanishing-gradient lab (autograd step loop)."
+    )
     max_seq2seq_chars: int = Field(default=200, ge=1, description="Longest seq2seq source text.")
     max_hard_samples: int = Field(default=50, ge=1, description="Most hard-attention samples.")
     max_beam_width: int = Field(default=16, ge=1, description="Widest beam search.")

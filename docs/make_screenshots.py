@@ -32,6 +32,8 @@ FLAGS = [
 VIEWS: dict[str, tuple[str, str | None]] = {
     "home": ("/", None),
     "lstm": ("/lstm?t=27&unit=23&q=cell", "#hm-hidden"),
+    "rnn": ("/rnn?text=C31415%3F&t=3&unit=27", "#hm-hidden"),
+    "gradients": ("/gradients?T=50", "#grad-overlay"),
 }
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 from torch import nn
 
 from app.nets.char_lm import CharLM
+from app.nets.recall import RecallLSTM, RecallRNN
 from app.nets.user_lstm import UserLSTM
 
 NETS: dict[str, type[nn.Module]] = {
     "char-lm": CharLM,
     "lstm": UserLSTM,
+    "recall-rnn": RecallRNN,
+    "recall-lstm": RecallLSTM,
 }

@@ -160,9 +160,9 @@ export function heatmap(el, opts) {
   return p;
 }
 
-// lineChart(el, {series: [{name, x, y, colour, dash, width, mode, hover}], logY, cursor, ...})
+// lineChart(el, {series: [{name, x, y, colour, dash, width, mode, hover}], logY, yExponentFormat, cursor, ...})
 export function lineChart(el, opts) {
-  const { series, title, xTitle, yTitle, height, logY = false, cursor = null, onClick, filename, yRange, xRange, legend = true, extraShapes = [], xLabels, margin } = opts;
+  const { series, title, xTitle, yTitle, height, logY = false, cursor = null, onClick, filename, yRange, xRange, legend = true, extraShapes = [], xLabels, margin, yExponentFormat } = opts;
   const data = series.map((s) => ({
     type: 'scatter',
     mode: s.mode || 'lines',
@@ -182,6 +182,7 @@ export function lineChart(el, opts) {
   layout.showlegend = legend;
   layout.legend = { orientation: 'h', y: -0.22, x: 0 };
   if (logY) layout.yaxis.type = 'log';
+  if (yExponentFormat) layout.yaxis.exponentformat = yExponentFormat; // e.g. 'power': 10⁻⁴ instead of 100µ
   if (yRange) layout.yaxis.range = yRange;
   if (xRange) layout.xaxis.range = xRange;
   if (xLabels) Object.assign(layout.xaxis, tokenAxis(xLabels, { width: (el.clientWidth || 600) - 80 }));
