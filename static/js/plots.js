@@ -32,7 +32,8 @@ export const SCALES = {
   gate: { colorscale: 'Viridis', zmin: 0, zmax: 1 },
   tanh: { colorscale: RDBU, zmin: -1, zmax: 1 },
   cell: { colorscale: RDBU },
-  attention: { colorscale: 'Blues', zmin: 0, zmax: 1 },
+  // Plotly's named 'Blues' runs dark → light; attention reads best light (α = 0) → dark (α = 1).
+  attention: { colorscale: [[0, '#f7fbff'], [0.25, '#c6dbef'], [0.5, '#6baed6'], [0.75, '#2171b5'], [1, '#08306b']], zmin: 0, zmax: 1 },
   sequential: { colorscale: 'Viridis' },
 };
 

@@ -71,6 +71,7 @@ export function initChrome() {
   const button = document.getElementById('large-fonts');
   const params = new URLSearchParams(window.location.search);
   const apply = (on) => {
+    document.documentElement.classList.toggle('large', on); // rem sizes follow the root element
     document.body.classList.toggle('large', on);
     if (button) button.setAttribute('aria-pressed', on ? 'true' : 'false');
     window.dispatchEvent(new CustomEvent('fontsizechange', { detail: { large: on } }));
