@@ -9,7 +9,9 @@ from __future__ import annotations
 from torch import nn
 
 from app.nets.char_lm import CharLM
+from app.nets.cloze import ClozeLSTM
 
 NETS: dict[str, type[nn.Module]] = {
     "char-lm": CharLM,
+    "cloze": ClozeLSTM,
 }
