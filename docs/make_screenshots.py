@@ -32,7 +32,7 @@ FLAGS = [
 VIEWS: dict[str, tuple[str, str | None]] = {
     "home": ("/", None),
     "lstm": ("/lstm?t=27&unit=23&q=cell", "#hm-hidden"),
-    "birnn": ("/birnn?s=12", "#hm-backward"),
+    "birnn": ("/birnn?s=20&unit=5", "#hm-backward"),
 }
 
 

@@ -83,7 +83,11 @@ def test_type_step_and_restore(page: Any, base_url: str) -> None:
 
     # Clicking a backward heatmap cell moves the BACKWARD cursor to that character.
     page.locator("#quantity").select_option("cell")
-    page.wait_for_function("() => new URLSearchParams(location.search).get('q') === 'cell'")
+    for side in ("forward", "backward"):  # both streams redrawn with the cell state
+        page.wait_for_function(
+            "(sel) => document.querySelector(sel).layout.title.text.includes('cell state')", arg=f"#hm-{side}"
+        )
+    assert plot_data(page, "#hm-backward")[0]["z"][11] == [row[11] for row in api["backward"]["cell"]]
     click_cell(page, "#hm-backward", 20, 11)
     page.wait_for_function("() => new URLSearchParams(location.search).get('unit') === '11'")
     assert cursor_x(page, "#hm-backward") == 20 and cursor_x(page, "#hm-forward") == T - 1 - 20
@@ -114,7 +118,7 @@ def click_cell(page: Any, selector: str, step: int, unit: int) -> None:
              return [box.left + L._size.l + L.xaxis.l2p(step), box.top + L._size.t + L.yaxis.l2p(unit)]; }""",
         [selector, step, unit],
     )
-    page.mouse.click(x, y)
+    page.mouse.click(round(x), round(y))  # whole pixels: a row is under 2 px tall, a fraction is lost
 
 
 def test_no_blank_or_two_blanks_show_inline_and_recover(page: Any, watch: Any) -> None:

@@ -32,7 +32,7 @@ CLOZE_KINDS = ("cloze",)
 COMPANIONS = {"forward": "cloze-fwd", "backward": "cloze-bwd"}  # used when loaded and not named
 TOP_K = 10
 READS = {"both": "both directions", "forward": "forward only", "backward": "backward only"}
-EXAMPLE = "Wherefore art thou Ro_eo?"
+EXAMPLE = "Some are born gr_at, some achieve greatness"
 
 
 class ClozeRequest(Strict):

@@ -8,9 +8,9 @@ import { heatmap, lineChart, barChart, stackedBarChart, setOverlay, setShapes, c
 import { createStepper } from '../steps.js';
 import { el, debounce, visibleChar, fmt, downloadJSON, downloadCSV, initChrome } from '../ui.js';
 
-// A line of Romeo and Juliet (a training play): the left context ("thou R") allows many letters,
-// the right ("eo?") on its own too, but together they spell one name.
-const DEFAULT_TEXT = 'Wherefore art thou R_meo?';
+// Twelfth Night, a held-out play. Alone, the left side ("…born gr") suggests "gra…" and the right
+// side ("_at, some achieve…") suggests "hat"/"that"; together they spell "great".
+const DEFAULT_TEXT = 'Some are born gr_at, some achieve greatness';
 // s is the step (−1: the last step, where both passes have read everything).
 const DEFAULTS = { model: 'cloze-bi', text: DEFAULT_TEXT, s: -1, unit: 0, q: 'hidden' };
 const KIND = 'cloze';
@@ -428,14 +428,15 @@ function renderAccuracy() {
       x: contexts.map((_, i) => i),
       y: m.metrics.by_context.top1,
       colour: SEES_COLOUR[m.metrics.sees] || COLOURS.muted,
+      dash: m.metrics.sees === 'right context only' ? 'dash' : 'solid',
       mode: 'lines+markers',
       width: 2.5,
     })),
     xLabels: contexts.map(String),
-    xTitle: 'characters of context on each side of the blank',
+    title: 'Top-1 accuracy against characters of context on each side of the blank',
     yTitle: 'top-1 accuracy',
     yRange: [0, 1],
-    height: 260,
+    height: 300,
     filename: 'birnn-accuracy',
   });
 }
