@@ -16,8 +16,9 @@ How the blank is represented (the same in training and in the API):
 
 * The vocabulary's special role ``blank`` is the character ``_``, id 1 (``unk`` is id 0). A typed
   ``_`` therefore always means "the blank"; exactly one is allowed (``BlankError`` otherwise).
-* ``_`` also occurs in the corpus: 65 times, all in one rule line of underscores in a poem
-  (never in the held-out plays). Those literal underscores are read as the unknown token ``unk``,
+* ``_`` also occurs in the corpus 65 times: a rule line of 63 underscores in *The Rape of
+  Lucrece* and the italics marks of ``_tremor cordis_`` in *The Winter's Tale* (never in the
+  held-out plays). Those literal underscores are read as the unknown token ``unk``,
   like any character the vocabulary lacks, and are never chosen as a target. So the blank
   embedding only ever means "the character to fill in".
 * Any other character the vocabulary does not know reads as ``unk`` and is reported in
