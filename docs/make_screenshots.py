@@ -34,6 +34,7 @@ VIEWS: dict[str, tuple[str, str | None]] = {
     "lstm": ("/lstm?t=27&unit=23&q=cell", "#hm-hidden"),
     "rnn": ("/rnn?text=C31415%3F&t=3&unit=27", "#hm-hidden"),
     "gradients": ("/gradients?T=50", "#grad-overlay"),
+    "birnn": ("/birnn?s=20&unit=5", "#hm-backward"),
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from torch import nn
 
 from app.nets.char_lm import CharLM
+from app.nets.cloze import ClozeLSTM
 from app.nets.recall import RecallLSTM, RecallRNN
 from app.nets.user_lstm import UserLSTM
 
@@ -17,4 +18,5 @@ NETS: dict[str, type[nn.Module]] = {
     "lstm": UserLSTM,
     "recall-rnn": RecallRNN,
     "recall-lstm": RecallLSTM,
+    "cloze": ClozeLSTM,
 }

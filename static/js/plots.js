@@ -21,6 +21,8 @@ export const COLOURS = {
   finished: '#009E73',
   greedy: '#D55E00',
   cursor: '#111111',
+  forward: '#1f5fa8', // the two directions of a bidirectional RNN (→ and ←)
+  backward: '#b5451b',
 };
 
 const RDBU = [
@@ -128,7 +130,8 @@ export function tokenAxis(labels, { maxTicks = 120, width = 0 } = {}) {
 // heatmap(el, {z, kind, xLabels, yLabels, title, ...}): z is row-major [rows][cols].
 export function heatmap(el, opts) {
   const { z, kind = 'sequential', xLabels, yLabels, title, xTitle, yTitle, height, hoverX = 'step', hoverY = 'unit',
-    hoverText, cursor = null, cursorAxis = 'x', onClick, colorbarTitle, filename, zmin, zmax, extraShapes = [], margin } = opts;
+    hoverText, cursor = null, cursorAxis = 'x', onClick, colorbarTitle, filename, zmin, zmax, extraShapes = [], margin,
+    annotations = [], showScale = true, xAxis = null, yAxis = null } = opts;
   const scale = { ...(SCALES[kind] || SCALES.sequential) };
   if (kind === 'cell') {
     let m = 0;
@@ -145,6 +148,7 @@ export function heatmap(el, opts) {
     ...scale,
     zmid: kind === 'tanh' || kind === 'cell' ? 0 : undefined,
     colorbar: { thickness: 12, len: 0.9, title: colorbarTitle ? { text: colorbarTitle, side: 'right' } : undefined },
+    showscale: showScale,
     hovertemplate: hoverText ? '%{text}<extra></extra>' : `${hoverX} %{x}<br>${hoverY} %{y}<br>value %{z:.4g}<extra></extra>`,
     text: hoverText,
     xgap: 0,
@@ -155,8 +159,55 @@ export function heatmap(el, opts) {
   if (yLabels) Object.assign(layout.yaxis, tokenAxis(yLabels, { maxTicks: 60 }));
   layout.yaxis.autorange = yLabels ? 'reversed' : true;
   if (yLabels) delete layout.yaxis.range;
+  if (xAxis) Object.assign(layout.xaxis, xAxis);
+  if (yAxis) Object.assign(layout.yaxis, yAxis);
   layout.shapes = [...cursorShape(cursor, cursorAxis), ...extraShapes];
+  layout.annotations = annotations;
   const p = draw(el, [trace], layout, filename);
+  bindClick(el, onClick);
+  return p;
+}
+
+// Replace a plot's shapes and annotations at once (cursors, arrows, labels) without redrawing data.
+export function setOverlay(el, { shapes = [], annotations = [] } = {}) {
+  if (!el || !el.data) return Promise.resolve();
+  return Plotly.relayout(el, { shapes, annotations });
+}
+
+// stackedBarChart(el, {labels, series: [{name, values, colour}], totals, totalName}): bars of each
+// series stacked per label (negative parts stack below zero), with an optional marker at each total.
+export function stackedBarChart(el, opts) {
+  const { labels, series, totals, totalName = 'total', horizontal = true, title, xTitle, yTitle, height, filename, margin, onClick } = opts;
+  const data = series.map((s) => ({
+    type: 'bar',
+    orientation: horizontal ? 'h' : 'v',
+    name: s.name,
+    x: horizontal ? s.values : labels,
+    y: horizontal ? labels : s.values,
+    marker: { color: s.colour },
+    hovertemplate: `${s.name}: %{${horizontal ? 'x' : 'y'}:.4g}<extra>%{${horizontal ? 'y' : 'x'}}</extra>`,
+  }));
+  if (totals) {
+    data.push({
+      type: 'scatter',
+      mode: 'markers',
+      name: totalName,
+      x: horizontal ? totals : labels,
+      y: horizontal ? labels : totals,
+      marker: { color: COLOURS.ink, symbol: 'diamond', size: 9, line: { color: '#fff', width: 1 } },
+      hovertemplate: `${totalName}: %{${horizontal ? 'x' : 'y'}:.4g}<extra>%{${horizontal ? 'y' : 'x'}}</extra>`,
+    });
+  }
+  const layout = baseLayout({ title, height, xTitle, yTitle, margin });
+  layout.barmode = 'relative';
+  layout.legend = { orientation: 'h', x: 0, y: 1.01, yanchor: 'bottom' };
+  layout.margin.t = Math.max(layout.margin.t, 36);
+  const cat = horizontal ? layout.yaxis : layout.xaxis;
+  cat.type = 'category';
+  Object.assign(cat, { tickmode: 'array', tickvals: labels, ticktext: labels }); // every label, even when crowded
+  if (horizontal) cat.autorange = 'reversed';
+  (horizontal ? layout.xaxis : layout.yaxis).zeroline = true;
+  const p = draw(el, data, layout, filename);
   bindClick(el, onClick);
   return p;
 }
