@@ -8,9 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Strict(BaseModel):
-    """Request bodies: unknown fields are an error, so typos never pass silently."""
+    """Request bodies: unknown fields are an error, and values are not coerced ("3" is not 3, 0 is
+    not false), so typos and type mistakes never pass silently."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ErrorBody(BaseModel):

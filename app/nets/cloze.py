@@ -66,7 +66,8 @@ def flip_direction(d: DirectionTrace) -> DirectionTrace:
         output=d.output.flip(0),
         cell=d.cell.flip(0),
         hidden=d.hidden.flip(0),
-        scaled_pre=d.scaled_pre.flip(0),
+        scaled_proj=d.scaled_proj.flip(0),
+        reverse=not d.reverse,  # in text order, its previous state is the next character's
     )
 
 

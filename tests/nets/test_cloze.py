@@ -211,3 +211,22 @@ def test_shipped_bidirectional_beats_both_directions(shipped, held_out: str) -> 
     }
     assert top1["cloze-bi"] >= 0.58, top1  # the issue's reference for both sides
     assert top1["cloze-bi"] >= max(top1["cloze-fwd"], top1["cloze-bwd"]) + 0.15, top1
+
+
+def test_flipped_direction_keeps_its_pre_activations_in_text_order() -> None:
+    """A direction re-indexed in text order still gives pre-activations that match its gates."""
+    import torch
+    from torch import nn
+
+    from app.nets.cloze import flip_direction
+    from app.nets.lstm import trace_lstm
+
+    torch.manual_seed(0)
+    lstm = nn.LSTM(3, 5)
+    x = torch.randn(9, 3)
+    d = flip_direction(trace_lstm(lstm, x.flip(0)).layers[0][0])
+    pre = d.pre
+    assert torch.allclose(torch.sigmoid(pre[:, 5:10]), d.forget, atol=1e-5)
+    assert torch.allclose(torch.tanh(pre[:, 10:15]), d.candidate, atol=1e-5)
+    recurrent, inputs = d.unit_terms(2)
+    assert torch.allclose(recurrent + inputs, pre[:, [2, 7, 12, 17]], atol=1e-5)
