@@ -9,7 +9,9 @@ from __future__ import annotations
 from torch import nn
 
 from app.nets.char_lm import CharLM
+from app.nets.seq2seq import Seq2Seq
 
 NETS: dict[str, type[nn.Module]] = {
     "char-lm": CharLM,
+    "seq2seq": Seq2Seq,
 }
