@@ -32,6 +32,7 @@ FLAGS = [
 VIEWS: dict[str, tuple[str, str | None]] = {
     "home": ("/", None),
     "lstm": ("/lstm?t=27&unit=23&q=cell", "#hm-hidden"),
+    "attention": ("/attention?text=vendredi%2027%20novembre%202026&t=6", "#alpha"),
 }
 
 
