@@ -249,7 +249,7 @@ def _abbreviations(locale: str) -> tuple[str, ...]:
     names = list(get_month_names("abbreviated", locale=locale).values())
     names += list(get_day_names("abbreviated", locale=locale).values())
     return tuple(
-        sorted({n for n in names if n[:1].isalpha() and not n[-1:].isdigit()}, key=len, reverse=True)
+        sorted({n for n in names if n[:1].isalpha() and not n[-1:].isdigit()}, key=lambda n: (-len(n), n))
     )
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import datetime
 import doctest
+import os
 import random
+import subprocess
+import sys
 
 from app.tasks import dates
 
@@ -101,3 +104,23 @@ def test_every_generated_character_is_in_the_source_alphabet() -> None:
         assert set(e.source) <= alphabet, set(e.source) - alphabet
         assert set(e.target) <= set(dates.TARGET_ALPHABET) and len(e.target) == 10
     assert {"年", "月", "日", "é", "É", "ä", "Ä"} <= alphabet
+
+
+def test_generation_does_not_depend_on_the_process_hash_seed() -> None:
+    """Same seed, same data in any process: no set or hash order leaks into the examples (string
+    hashing is randomised per process, so an in-process comparison would not catch it)."""
+    code = (
+        "import random; from app.tasks import dates; "
+        "print([e.source for e in dates.generate(400, random.Random(0), variant_rate=1.0)])"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outputs) == 1
