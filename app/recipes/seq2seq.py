@@ -243,7 +243,7 @@ def dates(r: Run) -> dict[str, Any]:
 # --- copy-attention and copy-plain: one recipe body, two flags, equal budgets
 
 COPY_SIZES = {"embed_size": 16, "hidden_size": 64, "decoder_size": 96, "attention_size": 32}
-COPY_STEPS, COPY_BATCH, COPY_LR = 2500, 64, 3e-3
+COPY_STEPS, COPY_BATCH, COPY_LR = 3000, 64, 4e-3
 COPY_EVAL_PER_BUCKET = 200
 COPY_POOL = 8  # batches drawn at once, sorted by length, then served in random order
 
