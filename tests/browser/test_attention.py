@@ -139,3 +139,16 @@ def test_bad_input_shows_inline_and_page_recovers(page: Any, watch: Any) -> None
     type_into(page, "#text", "1 Jan 2000")
     page.wait_for_selector("#error", state="hidden")
     wait_for_output(page, "2000-01-01")
+
+
+def test_a_link_asking_the_impossible_falls_back(page: Any, watch: Any) -> None:
+    """Hard mode on a model without attention, or a snapshot it does not have: the page says why
+    not by falling back (soft, final weights) instead of showing nothing."""
+    watch.allow_status(422)
+    page.goto("/attention?model=copy-plain&mode=hard&snap=42&text=abcdef")
+    wait_for_plot(page, "#alpha")
+    page.wait_for_function("() => !new URLSearchParams(location.search).has('mode')")
+    assert page.locator("#error").is_hidden()
+    assert page.locator("#mode-hard").is_disabled()
+    assert page.locator("#heatmap-title").inner_text() == "No attention: the fixed vector C"
+    assert "snap" not in url_state(page)

@@ -74,6 +74,17 @@ async function retranslate() {
     status.textContent = `decoded ${result.output_tokens.length} steps in ${Math.round(performance.now() - started)} ms`;
   } catch (err) {
     status.textContent = '';
+    const field = err && err.body ? err.body.field : null;
+    if (err.status === 422 && field === 'attention_mode' && state.mode === 'hard') {
+      state.mode = 'soft'; // this model has no attention to sample from
+      saveState();
+      return retranslate();
+    }
+    if (err.status === 422 && field === 'snapshot' && state.snap >= 0) {
+      state.snap = -1; // a snapshot index from another model's link
+      saveState();
+      return retranslate();
+    }
     showError($('error'), err);
   }
 }
@@ -367,9 +378,13 @@ function renderHard() {
     el('span', { class: 'metric' }, 'differ from soft decoding: ', el('b', {}, `${hard.differ} of ${hard.samples} (${Math.round(100 * hard.differ_fraction)} %)`)),
     el('span', { class: 'metric' }, 'soft output: ', el('b', { class: 'mono' }, `“${trace.output_text}”`)),
   );
+  const short = (text) => (text.length > 22 ? `${text.slice(0, 21)}…` : text);
   barChart($('hard-outputs'), {
-    labels: hard.outputs.map((o) => `“${escapeHTML(o.text)}”${o.same_as_soft ? ' (= soft)' : ''}`),
+    // numbered, so two outputs that share their first 21 characters stay two bars
+    labels: hard.outputs.map((o, k) => `${k + 1}. “${escapeHTML(short(o.text))}”${o.same_as_soft ? ' (= soft)' : ''}`),
     values: hard.outputs.map((o) => o.count),
+    customdata: hard.outputs.map((o) => escapeHTML(o.text)),
+    hover: '“%{customdata}”: %{x} runs<extra></extra>',
     colours: hard.outputs.map((o) => (o.same_as_soft ? COLOURS.candidate : HARD)),
     text: hard.outputs.map((o) => String(o.count)),
     xTitle: `runs out of ${hard.samples} (green: the soft-attention output)`,
@@ -581,7 +596,16 @@ async function main() {
   runStepper = createStepper($('runs'), {
     count: 1,
     keys: false,
-    onChange: (k) => { state.run = k; saveState(); renderHeatmap(); renderRun(); setStep(state.t); renderOutputTokens(); },
+    onChange: (k) => {
+      state.run = k;
+      state.t = clampIndex(state.t, view().outputs.length);
+      stepper.setCount(view().outputs.length, { value: state.t });
+      saveState();
+      renderHeatmap();
+      renderRun();
+      renderOutputTokens();
+      renderStep();
+    },
     format: (i, n) => `run ${i + 1} / ${n}`,
   });
   snapStepper = createStepper($('snapshots'), {
