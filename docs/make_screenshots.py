@@ -35,6 +35,7 @@ VIEWS: dict[str, tuple[str, str | None]] = {
     "rnn": ("/rnn?text=C31415%3F&t=3&unit=27", "#hm-hidden"),
     "gradients": ("/gradients?T=50", "#grad-overlay"),
     "birnn": ("/birnn?s=20&unit=5", "#hm-backward"),
+    "attention": ("/attention?text=vendredi%2027%20novembre%202026&t=6", "#alpha"),
 }
 
 

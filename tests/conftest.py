@@ -56,6 +56,38 @@ def tiny_char_lm_checkpoint(name: str = "tiny-char") -> dict[str, Any]:
     return make_checkpoint(name, "char-lm", config, vocab.to_dict(), task="shakespeare")
 
 
+def tiny_seq2seq_checkpoint(
+    name: str = "tiny-dates", attention: bool = True, snapshots: int = 3
+) -> dict[str, Any]:
+    """A tiny untrained seq2seq net over the dates vocabularies, with ``snapshots`` fake snapshots."""
+    from app.recipes.seq2seq import SPECIALS
+    from app.tasks.vocab import Vocab
+
+    source = Vocab.build("0123456789 ,./-abcdefghijklmnopqrstuvwxyzNOV年月日", specials=SPECIALS)
+    target = Vocab.build("0123456789-", specials=SPECIALS)
+    config = {
+        "source_vocab_size": len(source),
+        "target_vocab_size": len(target),
+        "embed_size": 8,
+        "hidden_size": 6,
+        "decoder_size": 10,
+        "attention_size": 5,
+        "attention": attention,
+    }
+    ckpt = make_checkpoint(
+        name, "seq2seq", config, {"source": source.to_dict(), "target": target.to_dict()}, task="dates"
+    )
+    ckpt["snapshots"] = [
+        {
+            "step": 10 * (k + 1),
+            "state_dict": {key: (v * (k + 1) / snapshots).half() for key, v in ckpt["state_dict"].items()},
+            "metrics": {"exact": 0.1 * k},
+        }
+        for k in range(snapshots)
+    ]
+    return ckpt
+
+
 @pytest.fixture
 def models_dir(tmp_path: Path) -> Path:
     """A models directory holding one tiny char LM."""

@@ -11,6 +11,7 @@ from torch import nn
 from app.nets.char_lm import CharLM
 from app.nets.cloze import ClozeLSTM
 from app.nets.recall import RecallLSTM, RecallRNN
+from app.nets.seq2seq import Seq2Seq
 from app.nets.user_lstm import UserLSTM
 
 NETS: dict[str, type[nn.Module]] = {
@@ -19,4 +20,5 @@ NETS: dict[str, type[nn.Module]] = {
     "recall-rnn": RecallRNN,
     "recall-lstm": RecallLSTM,
     "cloze": ClozeLSTM,
+    "seq2seq": Seq2Seq,
 }

@@ -30,12 +30,17 @@ const RDBU = [
   [0.65, '#fddbc7'], [0.8, '#f4a582'], [0.9, '#d6604d'], [1, '#b2182b'],
 ];
 
+// ColorBrewer Blues, white at 0 (Plotly's built-in 'Blues' runs the other way: dark at 0).
+const BLUES = [
+  [0, '#f7fbff'], [0.125, '#deebf7'], [0.25, '#c6dbef'], [0.375, '#9ecae1'], [0.5, '#6baed6'],
+  [0.625, '#4292c6'], [0.75, '#2171b5'], [0.875, '#08519c'], [1, '#08306b'],
+];
+
 export const SCALES = {
   gate: { colorscale: 'Viridis', zmin: 0, zmax: 1 },
   tanh: { colorscale: RDBU, zmin: -1, zmax: 1 },
   cell: { colorscale: RDBU },
-  // Plotly's named 'Blues' runs dark → light; attention reads best light (α = 0) → dark (α = 1).
-  attention: { colorscale: [[0, '#f7fbff'], [0.25, '#c6dbef'], [0.5, '#6baed6'], [0.75, '#2171b5'], [1, '#08306b']], zmin: 0, zmax: 1 },
+  attention: { colorscale: BLUES, zmin: 0, zmax: 1 },
   sequential: { colorscale: 'Viridis' },
 };
 
@@ -245,13 +250,17 @@ export function lineChart(el, opts) {
 }
 
 // barChart(el, {labels, values, colours, horizontal, title, text})
+// tokenLabels (vertical bars only): one bar per position with these tick labels; unlike category
+// labels, repeated tokens (two "2"s in a date) stay separate bars.
 export function barChart(el, opts) {
-  const { labels, values, colours, horizontal = true, title, xTitle, yTitle, height, text, filename, range, hover, margin, onClick } = opts;
+  const { labels, values, colours, horizontal = true, title, xTitle, yTitle, height, text, filename, range, hover, margin, onClick, tokenLabels, customdata, extraShapes = [] } = opts;
+  const positional = Boolean(tokenLabels) && !horizontal;
   const trace = {
     type: 'bar',
     orientation: horizontal ? 'h' : 'v',
-    x: horizontal ? values : labels,
+    x: horizontal ? values : positional ? values.map((_, i) => i) : labels,
     y: horizontal ? labels : values,
+    customdata,
     marker: { color: colours || COLOURS.input },
     text: text || values.map((v) => (typeof v === 'number' ? v.toPrecision(3) : v)),
     textposition: 'auto',
@@ -264,9 +273,11 @@ export function barChart(el, opts) {
     layout.yaxis.type = 'category';
     if (range) layout.xaxis.range = range;
   } else {
-    layout.xaxis.type = 'category';
+    if (positional) Object.assign(layout.xaxis, tokenAxis(tokenLabels, { maxTicks: Math.max(8, Math.floor((el.clientWidth || 600) / 11)) }));
+    else layout.xaxis.type = 'category';
     if (range) layout.yaxis.range = range;
   }
+  layout.shapes = extraShapes;
   const p = draw(el, [trace], layout, filename);
   bindClick(el, onClick);
   return p;
