@@ -124,8 +124,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes, compresslevel=5)
     app.add_middleware(EdgeMiddleware, max_body=MAX_JSON_BODY, max_upload=settings.max_upload_bytes + 2**20)
     app.mount("/static", CachedStatic(directory=STATIC_DIR), name="static")
-    routers = (health, models, rnn, gradients, lstm, birnn, seq2seq)
-    for router in (r.router for r in routers):
-        app.include_router(router)
+    for topic in (health, models, rnn, gradients, lstm, birnn, seq2seq):  # lesson-path order
+        app.include_router(topic.router)
     app.include_router(pages_router)
     return app

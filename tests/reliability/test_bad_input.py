@@ -35,7 +35,32 @@ ROUTES = [
             "unit": [-1, 10**6, 1.5, "three"],
             "layer": [-1, 99],
             "direction": [2, -1],
-            "full_precision": ["maybe"],
+            "full_precision": ["maybe", 0],
+        },
+    ),
+    Route(
+        "/api/rnn/trace",
+        {"model": "recall-rnn", "text": "C4071?"},
+        limit=SETTINGS.max_trace_chars,
+        numbers={"unit": [-1, 10**6], "delay": [-5, 7, 10**9]},
+    ),
+    Route(
+        "/api/gradients",
+        {"model": "recall-lstm", "delay": 20, "sequence": "C48213370945126680339?"},
+        text_field="sequence",
+        limit=SETTINGS.max_gradient_chars,
+        numbers={"delay": [-1, 0, 3, 10**9, "long"]},
+    ),
+    Route("/api/birnn/cloze", {"model": "cloze-bi", "text": "Some are born gr_at, some achieve greatness"}),
+    Route(
+        "/api/seq2seq/translate",
+        {"model": "dates", "text": "27 Nov 2026"},
+        limit=SETTINGS.max_seq2seq_chars,
+        numbers={
+            "samples": [0, -1, 10**6, 2.5],
+            "seed": ["x", 1.5],
+            "snapshot": [-1, 99],
+            "attention_mode": ["medium", 1],
         },
     ),
 ]

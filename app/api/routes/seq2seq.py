@@ -157,7 +157,7 @@ def translate(body: TranslateRequest, registry: RegistryDep, settings: SettingsD
     entry = require_model(registry, body.model, SEQ2SEQ_KINDS)
     check_length(body.text, settings.max_seq2seq_chars, "text")
     hard = body.attention_mode == "hard"
-    if hard and body.samples > settings.max_hard_samples:
+    if body.samples > settings.max_hard_samples:  # checked in soft mode too: a silly value is an error
         raise ApiError(
             422, f"samples: {body.samples}, but the limit is {settings.max_hard_samples}", "samples"
         )
