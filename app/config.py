@@ -38,6 +38,9 @@ class Settings(BaseSettings):
         default=4, ge=1, le=9, description="Significant digits of floats in JSON responses."
     )
     gzip_min_bytes: int = Field(default=1024, ge=0, description="Gzip responses larger than this.")
+    response_cache_bytes: int = Field(
+        default=64 * 2**20, ge=0, description="Per-worker cache of computed responses (0: off)."
+    )
 
     # --- input limits (checked at the API edge)
     max_trace_chars: int = Field(default=2000, ge=1, description="Longest text for LSTM/RNN traces.")

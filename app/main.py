@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import runtime
 from app.api import errors
+from app.api.cache import ResponseCache
 from app.api.encoding import FastJSONResponse, dumps
 from app.api.routes import birnn, gradients, health, lstm, models, rnn, seq2seq
 from app.checkpoints import Registry
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.state.settings = settings
     app.state.registry = registry
     app.state.uploads = UploadStore(settings.upload_dir, settings.upload_budget_bytes)
+    app.state.response_cache = ResponseCache(settings.response_cache_bytes)
     errors.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes, compresslevel=5)
     app.add_middleware(EdgeMiddleware, max_body=MAX_JSON_BODY, max_upload=settings.max_upload_bytes + 2**20)

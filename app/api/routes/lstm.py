@@ -6,13 +6,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
+from starlette.responses import Response
 
+from app.api.cache import cached_json
 from app.api.deps import RegistryDep, SettingsDep, check_length, require_model
-from app.api.encoding import FastJSONResponse, full_precision, round_sig
+from app.api.encoding import full_precision, round_sig
 from app.api.errors import ApiError
 from app.api.schemas import ERRORS, Strict, TokenProb
+from app.checkpoints import ModelEntry
+from app.config import Settings
 from app.nets.lstm import GATES, LSTMTrace
 from app.nets.user_lstm import UserLSTM
 from app.tasks.vocab import Vocab
@@ -223,9 +227,13 @@ def _input_kind(net: Any, vector_input: bool) -> str:
 
 
 @router.post("/trace", response_model=TraceResponse, responses=ERRORS)
-def trace(body: TraceRequest, registry: RegistryDep, settings: SettingsDep) -> FastJSONResponse:
+def trace(body: TraceRequest, request: Request, registry: RegistryDep, settings: SettingsDep) -> Response:
     """Trace text (or input vectors) through an LSTM: gates f, i, g̃, o, cell c and hidden h per step."""
     entry = require_model(registry, body.model, LSTM_KINDS)
+    return cached_json(request, "lstm.trace", body, lambda: _trace(body, entry, settings))
+
+
+def _trace(body: TraceRequest, entry: ModelEntry, settings: Settings) -> dict[str, Any]:
     vocab: Vocab | None = entry.extras.get("vocab")
     if "vocab" not in entry.extras:
         raw = entry.checkpoint.get("vocab") or {}
@@ -238,7 +246,7 @@ def trace(body: TraceRequest, registry: RegistryDep, settings: SettingsDep) -> F
     if logits is not None:
         labels = vocab if vocab is not None and len(vocab) == logits.shape[-1] else None
         top_next = top_k(logits, labels, 5, digits)
-    content = {
+    return {
         "model": entry.name,
         "input_kind": _input_kind(net, body.inputs is not None),
         "tokens": tokens,
@@ -249,4 +257,3 @@ def trace(body: TraceRequest, registry: RegistryDep, settings: SettingsDep) -> F
         **serialize_trace(net.lstm, tr, digits, body.unit, body.layer, body.direction),
         "top_next": top_next,
     }
-    return FastJSONResponse(content)
