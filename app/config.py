@@ -34,6 +34,9 @@ class Settings(BaseSettings):
 
     # --- runtime
     threads: int = Field(default=1, ge=1, description="torch threads; 1 avoids stalls on shared boxes.")
+    compute_threads: int = Field(
+        default=4, ge=1, description="Requests computed at once per worker; more wait their turn."
+    )
     float_digits: int = Field(
         default=4, ge=1, le=9, description="Significant digits of floats in JSON responses."
     )

@@ -7,9 +7,11 @@ so any number of workers each build their own app from the same Settings).
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
@@ -101,6 +103,11 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes (all torch work) run in anyio's threadpool. With one torch thread per worker,
+        # more than a few computations at once only add GIL contention, which delays the event
+        # loop (and /api/health) behind them; a short GIL switch interval keeps the loop prompt.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.compute_threads
+        sys.setswitchinterval(0.0005)
         if app.state.registry is None:
             app.state.registry = Registry.from_paths(settings.models_dir, settings.extra_models)
             usable = sum(1 for e in app.state.registry if e.available)

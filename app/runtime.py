@@ -4,7 +4,8 @@
   another process holds a core. One thread per process; scale with uvicorn workers instead.
 * glibc malloc: arrays above 128 KB are normally mmap'ed fresh and unmapped on free, so every
   trace pays page faults on ~1 MB of new memory (measured: the LSTM trace ran ~1.6× slower).
-  Raising the mmap and trim thresholds keeps such blocks in the heap for reuse.
+  Raising the mmap and trim thresholds keeps such blocks in the heap for reuse; capping the
+  number of arenas at 2 stops each threadpool thread from keeping its own copy of that memory.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
 _configured = False
 
 
@@ -40,6 +42,7 @@ def configure(threads: int = 1) -> None:
             libc = ctypes.CDLL(name)
             libc.mallopt(_M_MMAP_THRESHOLD, 64 * 2**20)
             libc.mallopt(_M_TRIM_THRESHOLD, 128 * 2**20)
+            libc.mallopt(_M_ARENA_MAX, 2)  # threadpool threads share arenas: RSS stays bounded
         except (OSError, AttributeError):  # not glibc: keep the defaults
             log.debug("mallopt unavailable; keeping malloc defaults")
 
