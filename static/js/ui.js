@@ -18,11 +18,23 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// debounce(fn, ms): the first call runs at once (an isolated keystroke is answered immediately);
+// calls that follow within ms are folded into one trailing call after the typing pauses.
 export function debounce(fn, ms) {
   let timer = null;
+  let pending = null;
   return (...args) => {
+    if (timer === null) fn(...args);
+    else pending = args;
     clearTimeout(timer);
-    timer = setTimeout(() => fn(...args), ms);
+    timer = setTimeout(() => {
+      timer = null;
+      if (pending) {
+        const later = pending;
+        pending = null;
+        fn(...later);
+      }
+    }, ms);
   };
 }
 

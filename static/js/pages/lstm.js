@@ -127,9 +127,9 @@ function onNewTrace() {
   renderLayerSelect();
   renderUnknown();
   renderHeatmaps();
-  renderUnitChart();
   renderColouredText();
   renderStep();
+  renderUnitChart();
 }
 
 function renderLayerSelect() {
@@ -163,11 +163,17 @@ function markShapes() {
   ];
 }
 
-function renderHeatmaps() {
+let renderGeneration = 0;
+const nextFrame = () => new Promise((resolve) => requestAnimationFrame(() => resolve()));
+
+// Draw the six heatmaps one per frame, so the first shows at once and typing stays responsive;
+// a newer trace stops an older drawing loop.
+async function renderHeatmaps() {
+  const generation = ++renderGeneration;
   const x = labels();
-  for (const q of QUANTITIES) {
+  for (const [k, q] of QUANTITIES.entries()) {
     const info = INFO[q];
-    heatmap($(`hm-${q}`), {
+    await heatmap($(`hm-${q}`), {
       z: transposed[q],
       kind: info.kind,
       xLabels: x,
@@ -182,7 +188,12 @@ function renderHeatmaps() {
       onClick: (pt) => select(Math.round(pt.x), Math.round(pt.y)),
       margin: { l: 48, r: 8, b: 30 },
     });
+    if (k === 0) performance.mark('lens:heatmap'); // for bench/browser.py
+    await nextFrame();
+    if (generation !== renderGeneration) return;
   }
+  renderMarks(); // the cursor may have moved while the later heatmaps were drawn
+  performance.mark('lens:heatmaps');
 }
 
 function renderMarks() {
@@ -502,7 +513,11 @@ async function main() {
     if (t !== undefined) setStep(Number(t));
   });
   $('download-json').addEventListener('click', () => trace && downloadJSON(`lstm-trace-${state.model}.json`, trace));
-  if (await loadModels()) await retrace();
+  // Trace the URL's view at once, while the model list loads (it only fills the picker and the
+  // units table); trace again if the URL named a model this server does not have.
+  const asked = state.model;
+  const [ok] = await Promise.all([loadModels(), retrace()]);
+  if (ok && state.model !== asked) await retrace();
 }
 
 main();
