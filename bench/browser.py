@@ -20,12 +20,13 @@ p95 ≤ 100 ms.
 
 from __future__ import annotations
 
+import os
 import sys
 
-# bench/http.py would shadow the standard library's `http` (which httpx needs) while this folder
-# is first on sys.path; drop the folder before importing.
-if sys.path and sys.path[0] == __import__("os").path.dirname(__import__("os").path.abspath(__file__)):
-    sys.path.pop(0)
+# bench/http.py shares its name with the standard library's `http` (which torch and httpx import);
+# when a script here is run by path, this folder is first on sys.path, so drop it first.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
 
 import argparse
 import statistics

@@ -19,12 +19,13 @@ Budgets (DESIGN.md): trace ≥ 1,000 req/s on one worker; /api/health p99 ≤ 5 
 
 from __future__ import annotations
 
+import os
 import sys
 
-# This file is named http.py (as the issue asks); run as a script, its folder comes first on
-# sys.path and would shadow the standard library's `http` package. Drop it before importing.
-if sys.path and sys.path[0] == __import__("os").path.dirname(__import__("os").path.abspath(__file__)):
-    sys.path.pop(0)
+# bench/http.py shares its name with the standard library's `http` (which torch and httpx import);
+# when a script here is run by path, this folder is first on sys.path, so drop it first.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
 
 import argparse
 import asyncio

@@ -115,3 +115,19 @@ def test_unavailable_model_is_409(client: TestClient, registry: Registry) -> Non
     entry.available, entry.reason = False, "tiny-char.pt: truncated"
     r = post(client, text="a")
     assert r.status_code == 409 and "truncated" in r.json()["message"]
+
+
+def test_a_200_character_trace_stays_under_400_kb_gzipped(shipped: Registry) -> None:
+    """The serialisation budget of the design, on the shipped model (sizes are deterministic)."""
+    import gzip
+
+    from app.api.encoding import dumps
+    from app.api.routes.lstm import TraceRequest, _trace
+    from app.config import Settings
+    from app.tasks.shakespeare import split
+    from tests.conftest import shipped_entry
+
+    entry = shipped_entry(shipped, "shakespeare-char")
+    text = split()[1][3000:3200]
+    content = _trace(TraceRequest(model="shakespeare-char", text=text, unit=0), entry, Settings())
+    assert len(gzip.compress(dumps(content), compresslevel=5)) <= 400 * 1024
