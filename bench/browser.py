@@ -41,18 +41,8 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.live_server import free_port  # noqa: E402
+from tests.live_server import CHROMIUM, CHROMIUM_FLAGS, free_port  # noqa: E402
 
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PLOTLY = "/static/vendor/plotly/plotly-cartesian-4.1.1.min.js"
 BARE = f"""<!doctype html><html><head><script src="{PLOTLY}"></script></head>
 <body><div id="p" style="width:900px;height:400px"></div></body></html>"""
@@ -102,7 +92,7 @@ def main() -> int:
             except httpx.HTTPError:
                 time.sleep(0.1)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
 
             def bare_load(context) -> float:  # type: ignore[no-untyped-def]
                 page = context.new_page()

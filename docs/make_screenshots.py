@@ -16,17 +16,11 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import sync_playwright
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.live_server import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 # page name -> (URL path with view state, selector of a plot to wait for or None)
 VIEWS: dict[str, tuple[str, str | None]] = {
@@ -62,7 +56,7 @@ def main() -> int:
                 time.sleep(0.1)
         OUT.mkdir(parents=True, exist_ok=True)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
             for name, (path, wait) in VIEWS.items():
                 if args.only and name not in args.only:

@@ -16,6 +16,19 @@ import httpx
 
 from app.config import REPO_ROOT
 
+# Debian's Chromium with the flags this closed network needs (no background fetches, no QUIC).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -17,19 +17,7 @@ from urllib.parse import urlparse
 import pytest
 
 from app.config import REPO_ROOT
-from tests.live_server import Server, start_server, stop_server
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+from tests.live_server import CHROMIUM, CHROMIUM_FLAGS, Server, start_server, stop_server
 
 
 @pytest.fixture(scope="session")

@@ -58,3 +58,15 @@ def screenshot(page: Any, name: str, full_page: bool = True) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+def click_heatmap_cell(page: Any, selector: str, step: int, unit: int) -> None:
+    """Click the pixel of heatmap cell (step, unit) using Plotly's own axis mapping."""
+    page.locator(selector).scroll_into_view_if_needed()
+    x, y = page.evaluate(
+        """([sel, step, unit]) => { const gd = document.querySelector(sel); const L = gd._fullLayout;
+             const box = gd.getBoundingClientRect();
+             return [box.left + L._size.l + L.xaxis.l2p(step), box.top + L._size.t + L.yaxis.l2p(unit)]; }""",
+        [selector, step, unit],
+    )
+    page.mouse.click(x, y)

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.helpers import screenshot, type_into, url_state, wait_for_plot
+from tests.browser.helpers import click_heatmap_cell, screenshot, type_into, url_state, wait_for_plot
 
 pytestmark = pytest.mark.browser
 QUANTITIES = ("forget", "input", "candidate", "output", "cell", "hidden")
@@ -20,18 +20,6 @@ def fmt4(x: float) -> str:
 
 def equations(page: Any) -> str:
     return page.locator("#equations").inner_text()
-
-
-def click_heatmap_cell(page: Any, selector: str, step: int, unit: int) -> None:
-    """Click the pixel of heatmap cell (step, unit) using Plotly's own axis mapping."""
-    page.locator(selector).scroll_into_view_if_needed()
-    x, y = page.evaluate(
-        """([sel, step, unit]) => { const gd = document.querySelector(sel); const L = gd._fullLayout;
-             const box = gd.getBoundingClientRect();
-             return [box.left + L._size.l + L.xaxis.l2p(step), box.top + L._size.t + L.yaxis.l2p(unit)]; }""",
-        [selector, step, unit],
-    )
-    page.mouse.click(x, y)
 
 
 def test_type_step_select_and_restore(page: Any, base_url: str) -> None:

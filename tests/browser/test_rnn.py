@@ -8,7 +8,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.helpers import plot_data, screenshot, type_into, url_state, wait_for_plot
+from tests.browser.helpers import (
+    click_heatmap_cell,
+    plot_data,
+    screenshot,
+    type_into,
+    url_state,
+    wait_for_plot,
+)
 
 pytestmark = pytest.mark.browser
 TEXT = "C3141?"
@@ -23,18 +30,6 @@ def fmt4(x: float) -> str:
 
 def cell_equations(page: Any) -> str:
     return page.locator("#eq-cell").inner_text()
-
-
-def click_heatmap_cell(page: Any, selector: str, step: int, unit: int) -> None:
-    """Click the pixel of heatmap cell (step, unit) using Plotly's own axis mapping."""
-    page.locator(selector).scroll_into_view_if_needed()
-    x, y = page.evaluate(
-        """([sel, step, unit]) => { const gd = document.querySelector(sel); const L = gd._fullLayout;
-             const box = gd.getBoundingClientRect();
-             return [box.left + L._size.l + L.xaxis.l2p(step), box.top + L._size.t + L.yaxis.l2p(unit)]; }""",
-        [selector, step, unit],
-    )
-    page.mouse.click(x, y)
 
 
 def trace(base_url: str, unit: int) -> Any:
