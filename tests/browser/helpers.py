@@ -13,17 +13,16 @@ from urllib.parse import parse_qs, urlparse
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 
 
-def type_into(page: Any, selector: str, text: str, *, clear: bool = True, delay: float = 0) -> None:
-    """Type like a user (key events, so debounced handlers fire)."""
+def type_into(page: Any, selector: str, text: str, *, delay: float = 0) -> None:
+    """Type like a user: replace the input's text in one input event (or key by key with ``delay``),
+    so debounced handlers fire."""
     box = page.locator(selector)
     box.click()
-    if clear:
-        box.fill("")
     if delay:
+        box.fill("")
         box.press_sequentially(text, delay=delay)
     else:
-        box.fill(text)
-        box.dispatch_event("input")
+        box.fill(text)  # replaces the content: one input event, no empty intermediate state
 
 
 def wait_for_plot(page: Any, selector: str, timeout: float = 15_000) -> None:
