@@ -19,6 +19,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -87,13 +88,24 @@ async def _run(url: str, n: int, concurrency: int, seen: dict[int, set[bytes]], 
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
 
 
+def _load(url: str, n: int, concurrency: int, seen: dict[int, set[bytes]], errors: list[str]) -> None:
+    """Run the async load in its own thread and event loop.
+
+    The Playwright sync API of the browser tests keeps an event loop running
+    in the main thread for the whole session, so asyncio.run() cannot be
+    called there.
+    """
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _run(url, n, concurrency, seen, errors)).result()
+
+
 def test_mixed_load_soak(server: Server) -> None:
     seen: dict[int, set[bytes]] = defaultdict(set)
     errors: list[str] = []
-    asyncio.run(_run(server.url, 1000, 32, seen, errors))
+    _load(server.url, 1000, 32, seen, errors)
     first = rss_mb(server.process.pid)
-    asyncio.run(_run(server.url, 1000, 32, seen, errors))
-    asyncio.run(_run(server.url, 1000, 32, seen, errors))
+    _load(server.url, 1000, 32, seen, errors)
+    _load(server.url, 1000, 32, seen, errors)
     last = rss_mb(server.process.pid)
     assert not errors, errors[:5]
     for k, answers in seen.items():
