@@ -136,3 +136,91 @@ def test_tree_dicts_and_n_best() -> None:
             if not c["kept"]:
                 assert c["pruned_rank"] > 3
             assert math.isfinite(c["logprob"])
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("alpha", [0.0, 0.8])
+@pytest.mark.parametrize("n_best", [1, 3])
+def test_early_stop_keeps_the_n_best_of_running_to_max_length(seed: int, alpha: float, n_best: int) -> None:
+    """Stopping once no live beam can beat the n-th finished hypothesis changes nothing in the n-best."""
+    dec = ToyDecoder(vocab=6, seed=seed, temperature=0.7)
+    stopped = beam_search(dec, 4, 14, alpha, n_best=n_best)
+    full = beam_search(dec, 4, 14, alpha, n_best=10**9)  # never enough finished: runs to the end
+    assert full.stop_reason in ("max_length", "all ended")
+    assert [h.tokens for h in stopped.hypotheses] == [h.tokens for h in full.hypotheses[:n_best]]
+    assert [h.score for h in stopped.hypotheses] == [h.score for h in full.hypotheses[:n_best]]
+    assert len(stopped.steps) <= len(full.steps)
+    for a, b in zip(stopped.steps, full.steps, strict=False):  # the same tree, only shorter
+        assert a.token.tolist() == b.token.tolist() and a.n_kept == b.n_kept
+
+
+def test_stop_reasons_and_unfinished_hypotheses_at_max_length() -> None:
+    dec = ToyDecoder(vocab=5, seed=1, temperature=3.0)  # flat: EOS is rarely among the best
+    result = beam_search(dec, 3, 4, 0.0)
+    assert result.stop_reason == "max_length" and len(result.steps) == 4
+    unfinished = [h for h in result.hypotheses if not h.finished]
+    assert unfinished and all(len(h.tokens) == 4 and h.tokens[-1] != dec.eos for h in unfinished)
+    for h in result.hypotheses:  # each hypothesis ends at a kept node of the tree
+        assert h.node is not None
+        t = len(h.tokens) - 1
+        j = h.node - result.steps[t].first_id
+        assert result.steps[t].kept[j] and int(result.steps[t].token[j]) == h.tokens[-1]
+    from app.tasks import idioms
+
+    grammar = idioms.GrammarDecoder("mirar pasear", ["<pad>", "<bos>", "<eos>", *idioms.target_tokens()])
+    assert beam_search(grammar, 1, 30).stop_reason == "all ended"  # the one beam wrote EOS
+    assert beam_search(grammar, 3, 30).stop_reason == "n-best complete"
+
+
+@pytest.mark.parametrize("width", [1, 2, 4])
+def test_path_finds_greedy_in_the_tree_until_the_beam_pruned_it(width: int) -> None:
+    dec = ToyDecoder(vocab=7, seed=11, temperature=0.8)
+    g = greedy(dec, 12)
+    result = beam_search(dec, width, 12, 0.0)
+    nodes = result.path(g.tokens)
+    assert len(nodes) == len(g.tokens) and nodes[0] is not None
+    parent = -1
+    for t, node in enumerate(nodes):
+        if node is None:
+            assert all(n is None for n in nodes[t:]), "once off the tree, always off"
+            prev = nodes[t - 1]
+            assert (
+                t >= len(result.steps)
+                or prev is None
+                or not bool(result.steps[t - 1].kept[prev - result.steps[t - 1].first_id])
+            ), "greedy leaves the tree only after its prefix was pruned"
+            break
+        s = result.steps[t]
+        j = node - s.first_id
+        assert int(s.parent[j]) == parent and int(s.token[j]) == g.tokens[t]
+        parent = node
+    if width == 1:
+        assert None not in nodes
+
+
+def test_seq2seq_adapter_equals_the_nets_own_greedy_decode() -> None:
+    from app.decoding import Seq2SeqDecoder
+    from app.nets.seq2seq import Seq2Seq, greedy_decode
+
+    torch.manual_seed(3)
+    for attention in (True, False):
+        net = Seq2Seq(
+            11, 9, embed_size=6, hidden_size=5, decoder_size=7, attention_size=4, attention=attention
+        )
+        net.eval()
+        for length in (1, 4, 9):
+            src = torch.randint(4, 11, (length,))
+            memory = net.encode(src)
+            decoder = Seq2SeqDecoder(net, memory)
+            mine = greedy(decoder, 15)
+            theirs = greedy_decode(net, memory, 15)
+            assert mine.tokens == theirs.row(0)
+            assert mine.finished == bool(theirs.finished[0])
+            logp = torch.log_softmax(theirs.logits[0], dim=-1)  # (L, V)
+            expected = sum(float(logp[i, tok]) for i, tok in enumerate(mine.tokens))
+            assert mine.logprob == pytest.approx(expected, abs=1e-5)
+            # Width 1 through the adapter is the same decode; a wider beam's best is at least as probable.
+            assert beam_search(decoder, 1, 15).hypotheses[0].tokens == mine.tokens
+            best = beam_search(decoder, 4, 15, n_best=1).hypotheses[0]
+            if best.finished and mine.finished:
+                assert best.logprob >= mine.logprob - 1e-6

@@ -333,6 +333,13 @@ export function treeChart(el, opts) {
   return p;
 }
 
+// Download a drawn plot as PNG or SVG from a page's own button (for plots wider than their pane,
+// whose modebar may be scrolled out of view).
+export function downloadPlot(el, format = 'png', filename = 'recurrent-lens') {
+  if (!el || !el.data) return Promise.resolve();
+  return Plotly.downloadImage(el, { format, filename, scale: format === 'png' ? 2 : 1 });
+}
+
 export function purge(el) {
   if (el && el.data) Plotly.purge(el);
   plotted.delete(el);

@@ -63,6 +63,18 @@ ROUTES = [
             "attention_mode": ["medium", 1],
         },
     ),
+    Route(
+        "/api/decode/beam",
+        {"model": "idioms", "text": "mirar pasear descansar"},
+        limit=SETTINGS.max_seq2seq_chars,
+        numbers={
+            "beam_width": [0, -1, SETTINGS.max_beam_width + 1, 10**9, 2.5, "5"],
+            "max_length": [0, SETTINGS.max_decode_length + 1, 1.5],
+            "length_penalty": [-1, 100, "big"],
+            "n_best": [0, 99],
+            "snapshot": [-1, 99],
+        },
+    ),
 ]
 
 WEIRD_TEXTS = {
