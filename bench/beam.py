@@ -21,9 +21,15 @@ round: the ratio of the sides' median times), their min/max over rounds, and the
 
 from __future__ import annotations
 
+import os
+import sys
+
+# bench/http.py shares its name with the standard library's `http` (which torch and httpx import);
+# when a script here is run by path, this folder is first on sys.path, so drop it first.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
 import argparse
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
