@@ -82,7 +82,10 @@ class NeighboursResponse(BaseModel):
     previous: Neighbour
     next: Neighbour
     beam_width: int
-    max_length: int
+    max_length: int = Field(
+        description="Decoding stops after this many tokens: twice the longest training "
+        "sentence (+2), within max_decode_length."
+    )
     nearest: list[NearestSentence] = Field(
         description="The 10 training sentences with the closest thought vectors."
     )
@@ -139,6 +142,7 @@ class Index:
     components: torch.Tensor  # (2, H)
     xy: np.ndarray  # (N, 2) every training sentence on the map
     scripts: list[str]
+    longest: int  # tokens in the longest training sentence
 
 
 _LOCK = threading.Lock()
@@ -186,6 +190,7 @@ def build_index(entry: ModelEntry) -> Index:
         components=components,
         xy=((thought - mean) @ components.T).numpy(),
         scripts=list(corpus["scripts"]),
+        longest=max((len(r) for r in rows), default=1),
     )
 
 
@@ -233,7 +238,9 @@ def neighbours(body: NeighboursRequest, registry: RegistryDep, settings: Setting
     def scalar(x: float) -> float:
         return float(x) if digits is None else float(round_sig(x, digits))
 
-    max_length = settings.max_decode_length
+    # Decoders never saw a sentence longer than the longest training sentence; a beam that has not
+    # ended by twice that length is rambling (beam search runs until every kept beam has ended).
+    max_length = min(settings.max_decode_length, 2 * index.longest + 2)
     with torch.inference_mode():
         thought, states = net.encode(torch.tensor(enc.ids))  # (1, H), (1, T, H)
         sides = {side: neighbour(net, side, thought, body.beam_width, max_length) for side in SIDES}
