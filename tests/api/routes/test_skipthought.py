@@ -128,7 +128,9 @@ def test_numbers_are_the_nets(st_client: TestClient, tiny: dict[str, Any]) -> No
     xy = (thought[0] - tiny["pca"]["mean"]) @ tiny["pca"]["components"].T
     assert body["projection"]["x"] == pytest.approx(float(xy[0]), abs=1e-5)
     assert body["projection"]["y"] == pytest.approx(float(xy[1]), abs=1e-5)
-    g = greedy(NeighbourSearch(net, "next", thought), 64)
+    longest = max(len(t.split()) for t in tiny["texts"])
+    assert body["max_length"] == min(64, 2 * longest + 2)
+    g = greedy(NeighbourSearch(net, "next", thought), body["max_length"])
     assert body["next"]["tokens"] == [net_vocab_token(tiny, t) for t in g.tokens]
     assert body["next"]["logprob"] == pytest.approx(g.logprob, abs=1e-5)
     assert body["next"]["logprob"] == pytest.approx(sum(body["next"]["token_logprobs"]), abs=1e-4)
