@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     max_beam_width: int = Field(default=16, ge=1, description="Widest beam search.")
     max_decode_length: int = Field(default=64, ge=1, description="Longest decoded output.")
     max_sentence_words: int = Field(default=40, ge=1, description="Longest skip-thought input.")
+    max_sentence_chars: int = Field(
+        default=400, ge=1, description="Longest skip-thought input in characters (checked before words)."
+    )
     max_upload_bytes: int = Field(default=50 * 2**20, ge=1, description="Largest checkpoint upload.")
     upload_budget_bytes: int = Field(
         default=500 * 2**20, ge=1, description="Total size of kept uploads; LRU beyond it."

@@ -12,6 +12,7 @@ from app.nets.char_lm import CharLM
 from app.nets.cloze import ClozeLSTM
 from app.nets.recall import RecallLSTM, RecallRNN
 from app.nets.seq2seq import Seq2Seq
+from app.nets.skipthought import SkipThought
 from app.nets.user_lstm import UserLSTM
 
 NETS: dict[str, type[nn.Module]] = {
@@ -21,4 +22,5 @@ NETS: dict[str, type[nn.Module]] = {
     "recall-lstm": RecallLSTM,
     "cloze": ClozeLSTM,
     "seq2seq": Seq2Seq,
+    "skipthought": SkipThought,
 }

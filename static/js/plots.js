@@ -372,3 +372,65 @@ export function scaleColour(kind, value, maxAbs = 1) {
   const luminance = (0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]) / 255;
   return { background: `rgb(${rgb.join(',')})`, color: luminance < 0.55 ? '#fff' : '#111' };
 }
+
+// Ten distinguishable category colours (Tableau 10), for categories without a fixed meaning
+// (e.g. the scripts of the skip-thought stories).
+export const CATEGORY_COLOURS = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#7f7f7f'];
+
+// scatterChart(el, {series: [{name, x, y, colour, values, colorscale, cmin, cmax, colorbarTitle,
+//   size, symbol, opacity, text, labels, hover, lineColour, lineWidth, showlegend}], ...})
+// One trace per series. A series coloured by ``values`` uses a continuous scale (with a colour bar);
+// ``labels`` draws text beside the points; ``annotations`` are Plotly annotations (e.g. an arrow
+// with a label on a highlighted point, readable over dense points).
+export function scatterChart(el, opts) {
+  const { series, title, xTitle, yTitle, height, filename, margin, legend = true, onClick, xRange, yRange, equalAxes = false, annotations = [] } = opts;
+  const data = series.map((s) => {
+    const continuous = Array.isArray(s.values);
+    const marker = {
+      color: continuous ? s.values : s.colour,
+      size: s.size || 6,
+      symbol: s.symbol || 'circle',
+      opacity: s.opacity ?? 1,
+      line: { color: s.lineColour || 'rgba(0,0,0,0)', width: s.lineWidth ?? 0 },
+    };
+    if (continuous) {
+      Object.assign(marker, {
+        colorscale: s.colorscale || 'Viridis',
+        cmin: s.cmin,
+        cmax: s.cmax,
+        showscale: s.showscale !== false,
+        colorbar: { thickness: 12, len: 0.8, title: s.colorbarTitle ? { text: s.colorbarTitle, side: 'right' } : undefined },
+      });
+    }
+    return {
+      type: 'scatter',
+      mode: s.labels ? 'markers+text' : 'markers',
+      name: s.name,
+      x: s.x,
+      y: s.y,
+      text: s.labels || s.text,
+      hovertext: s.text,
+      textposition: s.textposition || 'top center',
+      textfont: { size: fontSize() + 1, color: COLOURS.ink },
+      marker,
+      hovertemplate: s.hover || '%{hovertext}<extra></extra>',
+      showlegend: s.showlegend !== false,
+      cliponaxis: false,
+    };
+  });
+  const layout = baseLayout({ title, height, xTitle, yTitle, margin });
+  layout.showlegend = legend;
+  layout.legend = { orientation: 'v', x: 1.02, y: 1, itemsizing: 'constant' };
+  layout.hovermode = 'closest';
+  layout.xaxis.zeroline = true;
+  layout.yaxis.zeroline = true;
+  layout.xaxis.zerolinecolor = '#d5dae1';
+  layout.yaxis.zerolinecolor = '#d5dae1';
+  if (xRange) layout.xaxis.range = xRange;
+  if (yRange) layout.yaxis.range = yRange;
+  if (equalAxes) Object.assign(layout.yaxis, { scaleanchor: 'x', scaleratio: 1 });
+  layout.annotations = annotations;
+  const p = draw(el, data, layout, filename);
+  bindClick(el, onClick);
+  return p;
+}

@@ -75,6 +75,12 @@ ROUTES = [
             "snapshot": [-1, 99],
         },
     ),
+    Route(
+        "/api/skipthought/neighbours",
+        {"model": "stories-skipthought", "text": "Anna eats eggs for breakfast."},
+        limit=SETTINGS.max_sentence_chars,
+        numbers={"beam_width": [0, -1, 10**6, 2.5, "two", True], "full_precision": ["maybe", 0]},
+    ),
 ]
 
 WEIRD_TEXTS = {
