@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app import runtime
 from app.api import errors
 from app.api.encoding import FastJSONResponse, dumps
-from app.api.routes import birnn, gradients, health, lstm, models, rnn, seq2seq
+from app.api.routes import birnn, forcing, gradients, health, lstm, models, rnn, seq2seq
 from app.checkpoints import Registry
 from app.config import Settings, get_settings
 from app.pages import STATIC_DIR
@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes, compresslevel=5)
     app.add_middleware(EdgeMiddleware, max_body=MAX_JSON_BODY, max_upload=settings.max_upload_bytes + 2**20)
     app.mount("/static", CachedStatic(directory=STATIC_DIR), name="static")
-    for topic in (health, models, rnn, gradients, lstm, birnn, seq2seq):  # lesson-path order
+    for topic in (health, models, rnn, gradients, lstm, birnn, seq2seq, forcing):  # lesson-path order
         app.include_router(topic.router)
     app.include_router(pages_router)
     return app
