@@ -144,3 +144,20 @@ def test_gold_nll_is_cross_entropy() -> None:
     logits = torch.randn(6, V_TGT, generator=torch.Generator().manual_seed(2))
     gold = torch.tensor([1, 4, 2, 8, 0, 3])
     assert torch.allclose(gold_nll(logits, gold), F.cross_entropy(logits, gold, reduction="none"), atol=1e-6)
+
+
+@torch.no_grad()
+def test_a_coin_per_sequence_decodes_each_row_wholly_one_way() -> None:
+    net = make()
+    src, lengths, target_in = batch()
+    target_in = target_in.repeat(25, 1)  # (100, 6)
+    memory = net.encode(src.repeat(25, 1), lengths.repeat(25))
+    run, own = scheduled_sampling(
+        net, memory, target_in, 0.5, torch.Generator().manual_seed(4), per="sequence"
+    )
+    rows = own[:, 1:]
+    assert bool((rows.all(dim=1) | (~rows).all(dim=1)).all())  # each row: all own or all gold
+    assert 20 < int(rows.all(dim=1).sum()) < 80
+    free_rows = rows.all(dim=1)
+    assert torch.equal(run.fed[free_rows, 1:], run.logits[free_rows, :-1].argmax(-1))
+    assert torch.equal(run.fed[~free_rows], target_in[~free_rows])

@@ -63,6 +63,23 @@ ROUTES = [
             "attention_mode": ["medium", 1],
         },
     ),
+    Route(
+        "/api/seq2seq/forcing",
+        {"model": "copy-tf-1.0", "text": "abcefgh"},
+        limit=SETTINGS.max_seq2seq_chars,
+        numbers={
+            "inject": [
+                {"step": -1, "token": "a"},
+                {"step": 10**9, "token": "a"},
+                {"step": 1, "token": "z"},
+                {"step": 1, "token": "<unk>"},
+                {"step": True, "token": "a"},
+                "s",
+            ],
+            "target": ["xyz", 5, "a" * 300, "\x00"],
+            "full_precision": ["yes"],
+        },
+    ),
 ]
 
 WEIRD_TEXTS = {
