@@ -22,7 +22,7 @@ from app import runtime
 from app.api import errors
 from app.api.cache import ResponseCache
 from app.api.encoding import FastJSONResponse, dumps
-from app.api.routes import birnn, decode, gradients, health, lstm, models, rnn, seq2seq, skipthought
+from app.api.routes import birnn, decode, forcing, gradients, health, lstm, models, rnn, seq2seq, skipthought
 from app.checkpoints import Registry
 from app.config import Settings, get_settings
 from app.pages import STATIC_DIR
@@ -134,7 +134,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.add_middleware(EdgeMiddleware, max_body=MAX_JSON_BODY, max_upload=settings.max_upload_bytes + 2**20)
     app.mount("/static", CachedStatic(directory=STATIC_DIR), name="static")
     # lesson-path order
-    for topic in (health, models, rnn, gradients, lstm, birnn, seq2seq, decode, skipthought):
+    for topic in (health, models, rnn, gradients, lstm, birnn, seq2seq, forcing, decode, skipthought):
         app.include_router(topic.router)
     app.include_router(pages_router)
     return app

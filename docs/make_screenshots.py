@@ -30,6 +30,7 @@ VIEWS: dict[str, tuple[str, str | None]] = {
     "gradients": ("/gradients?T=50", "#grad-overlay"),
     "birnn": ("/birnn?s=20&unit=5", "#hm-backward"),
     "attention": ("/attention?text=vendredi%2027%20novembre%202026&t=6", "#alpha"),
+    "teacher-forcing": ("/teacher-forcing", "#curve-loss"),
     "beam": ("/beam?t=3", "#tree"),
     "skip-thought": ("/skip-thought?text=Rosa%20eats%20pancakes%20for%20breakfast.&story=morning", "#map"),
 }

@@ -50,7 +50,7 @@ def describe_validation(errors: list[dict[str, Any]]) -> str:
             sentences.append(f"{where}: this field is required")
         elif kind == "json_invalid":
             sentences.append(f"the request body is not valid JSON ({err.get('ctx', {}).get('error', msg)})")
-        elif kind == "model_attributes_type" or (kind == "dict_type" and where == "body"):
+        elif kind in ("model_attributes_type", "model_type", "dict_type") and where == "body":
             sentences.append("the request body must be a JSON object")
         else:
             got = f" (got {_short(err['input'])})" if "input" in err and kind != "extra_forbidden" else ""

@@ -64,6 +64,23 @@ ROUTES = [
         },
     ),
     Route(
+        "/api/seq2seq/forcing",
+        {"model": "copy-tf-1.0", "text": "abcefgh"},
+        limit=SETTINGS.max_seq2seq_chars,
+        numbers={
+            "inject": [
+                {"step": -1, "token": "a"},
+                {"step": 10**9, "token": "a"},
+                {"step": 1, "token": "z"},
+                {"step": 1, "token": "<unk>"},
+                {"step": True, "token": "a"},
+                "s",
+            ],
+            "target": ["xyz", 5, "a" * 300, "\x00"],
+            "full_precision": ["yes"],
+        },
+    ),
+    Route(
         "/api/decode/beam",
         {"model": "idioms", "text": "mirar pasear descansar"},
         limit=SETTINGS.max_seq2seq_chars,
