@@ -31,6 +31,9 @@ PAGES = {
     "/gradients": ("#sequence", lambda p: p[:60], None),
     "/birnn": ("#text", lambda p: p.replace("_", "-") + " _ ", None),
     "/attention": ("#text", lambda p: p, None),
+    "/teacher-forcing": ("#text", lambda p: p, None),
+    "/beam": ("#text", lambda p: p, None),
+    "/skip-thought": ("#text", lambda p: p, None),
 }
 
 
