@@ -191,3 +191,16 @@ def test_weird_text_is_traced_or_refused_never_a_500(client: TestClient, route: 
 def test_wrong_method_and_unknown_route(client: TestClient) -> None:
     readable(client.get("/api/lstm/trace"))
     readable(client.post("/api/nothing-here", json={}))
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.path)
+def test_every_compute_route_answers_repeats_from_the_cache(client: TestClient, route: Route) -> None:
+    """A repeated valid request gives the same bytes, from the response cache (errors never are)."""
+    cache = client.app.state.response_cache  # type: ignore[attr-defined]
+    body = {**route.valid}
+    first = client.post(route.path, json=body, headers={"accept-encoding": "identity"})
+    hits = cache.hits
+    second = client.post(route.path, json=body, headers={"accept-encoding": "identity"})
+    assert first.status_code == second.status_code == 200
+    assert first.content == second.content
+    assert cache.hits == hits + 1

@@ -48,6 +48,15 @@ BODIES.append(
         {"model": "dates", "text": "3 mars 2001", "attention_mode": "hard", "samples": 5, "seed": 7},
     )
 )
+for text in ("abcefgh", "qrstponmlkjihgfedcba"):
+    BODIES.append(("/api/seq2seq/forcing", {"model": "copy-tf-1.0", "text": text}))
+BODIES.append(
+    ("/api/seq2seq/forcing", {"model": "copy-tf-0.5", "text": "abcefgh", "inject": {"step": 2, "token": "s"}})
+)
+for text, width in (("mirar pasear descansar", 5), ("hablar mirar", 16)):
+    BODIES.append(("/api/decode/beam", {"model": "idioms", "text": text, "beam_width": width}))
+for text in ("Anna eats eggs for breakfast.", "Tom packs his bag."):
+    BODIES.append(("/api/skipthought/neighbours", {"model": "stories-skipthought", "text": text}))
 
 
 def rss_mb(pid: int) -> float:

@@ -13,11 +13,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
+from starlette.responses import Response
 
+from app.api.cache import cached_json
 from app.api.deps import RegistryDep, SettingsDep, check_length, require_model
-from app.api.encoding import FastJSONResponse, full_precision, round_sig
+from app.api.encoding import full_precision, round_sig
 from app.api.errors import ApiError
 from app.api.schemas import ERRORS, Strict, TokenProb
 from app.checkpoints import ModelEntry, Registry
@@ -179,8 +181,12 @@ def _states(d: DirectionTrace | None, num: Any) -> dict[str, Any]:
 
 
 @router.post("/cloze", response_model=ClozeResponse, responses=ERRORS)
-def cloze(body: ClozeRequest, registry: RegistryDep, settings: SettingsDep) -> FastJSONResponse:
+def cloze(body: ClozeRequest, request: Request, registry: RegistryDep, settings: SettingsDep) -> Response:
     """Fill in the blank (_) from both sides: both state streams, [→h ; ←h] and three ranked lists."""
+    return cached_json(request, "birnn.cloze", body, lambda: _cloze(body, registry, settings))
+
+
+def _cloze(body: ClozeRequest, registry: RegistryDep, settings: SettingsDep) -> dict[str, Any]:
     entry = require_model(registry, body.model, CLOZE_KINDS)
     net = _cloze_net(entry)
     if net.direction != "both":
@@ -253,7 +259,7 @@ def cloze(body: ClozeRequest, registry: RegistryDep, settings: SettingsDep) -> F
         },
         "notes": notes,
     }
-    return FastJSONResponse(content)
+    return content
 
 
 def _is_bi(registry: Registry, name: str) -> bool:

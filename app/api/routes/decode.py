@@ -7,11 +7,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
+from starlette.responses import Response
 
+from app.api.cache import cached_json
 from app.api.deps import RegistryDep, SettingsDep, check_length, require_model
-from app.api.encoding import FastJSONResponse, full_precision, round_sig
+from app.api.encoding import full_precision, round_sig
 from app.api.errors import ApiError
 from app.api.routes.seq2seq import SEQ2SEQ_KINDS, SnapshotInfo, pick_net, vocabs
 from app.api.schemas import ERRORS, Strict
@@ -215,8 +217,12 @@ def _round(x: float, digits: int | None) -> float:
 
 
 @router.post("/beam", response_model=BeamResponse, responses=ERRORS)
-def beam(body: BeamRequest, registry: RegistryDep, settings: SettingsDep) -> FastJSONResponse:
+def beam(body: BeamRequest, request: Request, registry: RegistryDep, settings: SettingsDep) -> Response:
     """Decode with beam search and greedy; return every candidate of the beam tree, step by step."""
+    return cached_json(request, "decode.beam", body, lambda: _beam(body, registry, settings))
+
+
+def _beam(body: BeamRequest, registry: RegistryDep, settings: SettingsDep) -> dict[str, Any]:
     entry = require_model(registry, body.model, SEQ2SEQ_KINDS)
     check_length(body.text, settings.max_seq2seq_chars, "text")
     k = body.beam_width
@@ -311,4 +317,4 @@ def beam(body: BeamRequest, registry: RegistryDep, settings: SettingsDep) -> Fas
         "grammar_note": note,
         "grammar": _grammar() if task == "idioms" else None,
     }
-    return FastJSONResponse(content)
+    return content

@@ -11,11 +11,13 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
+from starlette.responses import Response
 
+from app.api.cache import cached_json
 from app.api.deps import RegistryDep, SettingsDep, check_length, require_model
-from app.api.encoding import FastJSONResponse, full_precision, round_sig
+from app.api.encoding import full_precision, round_sig
 from app.api.errors import ApiError
 from app.api.routes.lstm import top_k
 from app.api.routes.seq2seq import SEQ2SEQ_KINDS, vocabs
@@ -212,8 +214,12 @@ def lane(
 
 
 @router.post("/forcing", response_model=ForcingResponse, responses=ERRORS)
-def forcing(body: ForcingRequest, registry: RegistryDep, settings: SettingsDep) -> FastJSONResponse:
+def forcing(body: ForcingRequest, request: Request, registry: RegistryDep, settings: SettingsDep) -> Response:
     """Decode one source twice, fed the gold previous token and fed its own, step by step."""
+    return cached_json(request, "forcing.forcing", body, lambda: _forcing(body, registry, settings))
+
+
+def _forcing(body: ForcingRequest, registry: RegistryDep, settings: SettingsDep) -> dict[str, Any]:
     entry = require_model(registry, body.model, SEQ2SEQ_KINDS)
     check_length(body.text, settings.max_seq2seq_chars, "text")
     if body.target and len(body.target) > settings.max_seq2seq_chars:
@@ -278,4 +284,4 @@ def forcing(body: ForcingRequest, registry: RegistryDep, settings: SettingsDep) 
         "first_error": first_error,
         "max_length": limit,
     }
-    return FastJSONResponse(content)
+    return content

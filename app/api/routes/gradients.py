@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import torch
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
+from starlette.responses import Response
 
+from app.api.cache import cached_json
 from app.api.deps import RegistryDep, SettingsDep, check_length, require_model
-from app.api.encoding import FastJSONResponse
 from app.api.errors import ApiError
 from app.api.routes.rnn import net_for_delay
 from app.api.schemas import ERRORS, Strict
@@ -78,8 +79,14 @@ def _round(values: Any, digits: int | None) -> list[float]:
 
 
 @router.post("", response_model=GradientResponse, responses=ERRORS)
-def gradients(body: GradientRequest, registry: RegistryDep, settings: SettingsDep) -> FastJSONResponse:
+def gradients(
+    body: GradientRequest, request: Request, registry: RegistryDep, settings: SettingsDep
+) -> Response:
     """‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖, ∏f for LSTMs) and tanh saturation at every step, by autograd."""
+    return cached_json(request, "gradients.gradients", body, lambda: _gradients(body, registry, settings))
+
+
+def _gradients(body: GradientRequest, registry: RegistryDep, settings: SettingsDep) -> dict[str, Any]:
     entry = require_model(registry, body.model, RECALL_KINDS)
     check_length(body.sequence, settings.max_gradient_chars, "sequence")
     problem = recall.check(body.sequence)
@@ -112,4 +119,4 @@ def gradients(body: GradientRequest, registry: RegistryDep, settings: SettingsDe
         "forget_product": None if flow.forget_product is None else _round(flow.forget_product, digits),
         "saturation": _round(flow.saturation, digits),
     }
-    return FastJSONResponse(content)
+    return content

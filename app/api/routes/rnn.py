@@ -6,11 +6,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
+from starlette.responses import Response
 
+from app.api.cache import cached_json
 from app.api.deps import RegistryDep, SettingsDep, check_length, require_model
-from app.api.encoding import FastJSONResponse, full_precision, round_sig
+from app.api.encoding import full_precision, round_sig
 from app.api.errors import ApiError
 from app.api.schemas import ERRORS, Strict
 from app.checkpoints import CheckpointError, ModelEntry
@@ -128,8 +130,12 @@ def encode_input(vocab: Vocab, text: str | None, tokens: list[str] | None, limit
 
 
 @router.post("/trace", response_model=TraceResponse, responses=ERRORS)
-def trace(body: TraceRequest, registry: RegistryDep, settings: SettingsDep) -> FastJSONResponse:
+def trace(body: TraceRequest, request: Request, registry: RegistryDep, settings: SettingsDep) -> Response:
     """Trace input through a vanilla RNN: W_ih·x_t + b_ih, W_hh·h_{t−1} + b_hh, h_t and y_t per step."""
+    return cached_json(request, "rnn.trace", body, lambda: _trace(body, registry, settings))
+
+
+def _trace(body: TraceRequest, registry: RegistryDep, settings: SettingsDep) -> dict[str, Any]:
     entry = require_model(registry, body.model, RNN_KINDS)
     vocab: Vocab = entry.extras.setdefault("vocab", Vocab.from_dict(entry.checkpoint["vocab"]))
     enc = encode_input(vocab, body.text, body.tokens, settings.max_trace_chars)
@@ -181,4 +187,4 @@ def trace(body: TraceRequest, registry: RegistryDep, settings: SettingsDep) -> F
         "head": {"weight": num(net.head.weight), "bias": num(net.head.bias)},
         "detail": detail,
     }
-    return FastJSONResponse(content)
+    return content

@@ -7,11 +7,13 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
+from starlette.responses import Response
 
+from app.api.cache import cached_json
 from app.api.deps import RegistryDep, SettingsDep, check_length, require_model
-from app.api.encoding import FastJSONResponse, full_precision, round_sig
+from app.api.encoding import full_precision, round_sig
 from app.api.errors import ApiError
 from app.api.routes.lstm import top_k
 from app.api.schemas import ERRORS, Strict, TokenProb
@@ -152,8 +154,14 @@ def _row_tokens(decoded: Decoded, b: int, target: Vocab) -> tuple[list[str], str
 
 
 @router.post("/translate", response_model=TranslateResponse, responses=ERRORS)
-def translate(body: TranslateRequest, registry: RegistryDep, settings: SettingsDep) -> FastJSONResponse:
+def translate(
+    body: TranslateRequest, request: Request, registry: RegistryDep, settings: SettingsDep
+) -> Response:
     """Translate text greedily and return α, the energies, each input's share of c_i and the top-5."""
+    return cached_json(request, "seq2seq.translate", body, lambda: _translate(body, registry, settings))
+
+
+def _translate(body: TranslateRequest, registry: RegistryDep, settings: SettingsDep) -> dict[str, Any]:
     entry = require_model(registry, body.model, SEQ2SEQ_KINDS)
     check_length(body.text, settings.max_seq2seq_chars, "text")
     hard = body.attention_mode == "hard"
@@ -246,4 +254,4 @@ def translate(body: TranslateRequest, registry: RegistryDep, settings: SettingsD
         "top_next": top_k(soft.logits[0, :length], target, 5, digits),
         "hard": hard_out,
     }
-    return FastJSONResponse(content)
+    return content

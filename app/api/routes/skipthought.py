@@ -10,9 +10,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
+from starlette.responses import Response
 
+from app.api.cache import cached_json
 from app.api.deps import RegistryDep, SettingsDep, check_length, require_model
 from app.api.encoding import FastJSONResponse, full_precision, round_sig
 from app.api.errors import ApiError
@@ -217,8 +219,14 @@ def describe(hyp: Hypothesis, vocab: Vocab, digits: int | None) -> dict[str, Any
 
 
 @router.post("/neighbours", response_model=NeighboursResponse, responses=ERRORS)
-def neighbours(body: NeighboursRequest, registry: RegistryDep, settings: SettingsDep) -> FastJSONResponse:
+def neighbours(
+    body: NeighboursRequest, request: Request, registry: RegistryDep, settings: SettingsDep
+) -> Response:
     """Encode a sentence; decode the sentences before and after it; its nearest training sentences."""
+    return cached_json(request, "skipthought.neighbours", body, lambda: _neighbours(body, registry, settings))
+
+
+def _neighbours(body: NeighboursRequest, registry: RegistryDep, settings: SettingsDep) -> dict[str, Any]:
     entry = require_model(registry, body.model, SKIPTHOUGHT_KINDS)
     check_length(body.text, settings.max_sentence_chars, "text")
     words = stories.tokenize(body.text)
@@ -268,7 +276,7 @@ def neighbours(body: NeighboursRequest, registry: RegistryDep, settings: Setting
         "index_size": len(index.texts),
         "projection": {"x": scalar(xy[0]), "y": scalar(xy[1])},
     }
-    return FastJSONResponse(content)
+    return content
 
 
 def example_stories(entry: ModelEntry) -> list[dict[str, Any]]:
