@@ -35,7 +35,12 @@ class Settings(BaseSettings):
     # --- runtime
     threads: int = Field(default=1, ge=1, description="torch threads; 1 avoids stalls on shared boxes.")
     compute_threads: int = Field(
-        default=4, ge=1, description="Requests computed at once per worker; more wait their turn."
+        default=1,
+        ge=1,
+        description=(
+            "Requests computed at once per worker; more wait their turn. One keeps /api/health"
+            " prompt under load (more threads only contend for the GIL); scale with --workers."
+        ),
     )
     float_digits: int = Field(
         default=4, ge=1, le=9, description="Significant digits of floats in JSON responses."

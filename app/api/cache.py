@@ -13,6 +13,7 @@ of their content), so (route, canonical body) is a complete key.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import threading
 from collections import OrderedDict
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -38,6 +40,9 @@ class ResponseCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        # key -> the computation under way (event loop only): concurrent identical requests, such
+        # as a class opening one link at once, compute once and share the bytes.
+        self.in_flight: dict[str, asyncio.Future[bytes]] = {}
 
     def _size(self, entry: list[bytes | None]) -> int:
         return sum(len(b) for b in entry if b is not None)
@@ -51,6 +56,11 @@ class ResponseCache:
             else:
                 self.misses += 1
             return entry
+
+    def peek(self, key: str) -> list[bytes | None] | None:
+        """The entry, without counting a hit or a miss or refreshing its place."""
+        with self._lock:
+            return self._entries.get(key)
 
     def put(self, key: str, entry: list[bytes | None]) -> None:
         size = self._size(entry)
@@ -73,16 +83,32 @@ class ResponseCache:
                 self._bytes += len(compressed)
 
 
-def cached_json(request: Request, route: str, body: BaseModel, compute: Callable[[], Any]) -> Response:
-    """The JSON response for ``body`` on ``route``, from the cache or by calling ``compute()``."""
+def _finished(cache: ResponseCache, key: str, task: asyncio.Future[bytes]) -> None:
+    cache.in_flight.pop(key, None)
+    if not task.cancelled() and task.exception() is None:  # (an error is marked seen, never cached)
+        cache.put(key, [task.result(), None])
+
+
+async def cached_json(request: Request, route: str, body: BaseModel, compute: Callable[[], Any]) -> Response:
+    """The JSON response for ``body`` on ``route``, from the cache or by calling ``compute()``.
+
+    A hit is answered on the event loop (no thread hop); the computation, its encoding and its
+    gzip run in the threadpool, so torch never blocks the loop.
+    """
     cache: ResponseCache | None = getattr(request.app.state, "response_cache", None)
     if cache is None or not cache.max_bytes:
-        return Response(dumps(compute()), media_type="application/json")
+        fresh: bytes = await run_in_threadpool(lambda: dumps(compute()))
+        return Response(fresh, media_type="application/json")
     key = route + "\n" + body.model_dump_json()
     entry = cache.get(key)
     if entry is None:
-        entry = [dumps(compute()), None]
-        cache.put(key, entry)
+        task = cache.in_flight.get(key)
+        if task is None:  # compute once; identical requests arriving meanwhile share the result
+            task = asyncio.ensure_future(run_in_threadpool(lambda: dumps(compute())))
+            cache.in_flight[key] = task
+            task.add_done_callback(lambda t: _finished(cache, key, t))
+        computed = await asyncio.shield(task)  # a client that leaves does not cancel the others
+        entry = cache.peek(key) or [computed, None]
     raw = entry[0]
     assert raw is not None
     wants_gzip = "gzip" in request.headers.get("accept-encoding", "")
@@ -90,7 +116,7 @@ def cached_json(request: Request, route: str, body: BaseModel, compute: Callable
         return Response(raw, media_type="application/json", headers={"vary": "Accept-Encoding"})
     compressed = entry[1]
     if compressed is None:
-        compressed = gzip.compress(raw, compresslevel=5, mtime=0)
+        compressed = await run_in_threadpool(gzip.compress, raw, 5, mtime=0)
         cache.add_gzip(key, entry, compressed)
     return Response(
         compressed,

@@ -12,12 +12,14 @@ from app.checkpoints import ModelEntry, Registry
 from app.config import Settings
 
 
-def get_settings(request: Request) -> Settings:
+# Both are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in the threadpool,
+# so every request (even /api/health) would wait for a free thread behind running traces.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_registry(request: Request) -> Registry:
+async def get_registry(request: Request) -> Registry:
     registry: Registry = request.app.state.registry
     return registry
 

@@ -56,7 +56,16 @@ window.addEventListener('fontsizechange', () => {
   }
 });
 
+// One config object per filename: Plotly.react compares the config it is given with the last one
+// (functions by identity), and a "changed" config turns every redraw into a full newPlot.
+const configs = new Map();
+
 export function plotConfig(filename = 'recurrent-lens') {
+  if (!configs.has(filename)) configs.set(filename, makeConfig(filename));
+  return configs.get(filename);
+}
+
+function makeConfig(filename) {
   return {
     responsive: true,
     displaylogo: false,

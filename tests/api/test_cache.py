@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import time
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+from typing import Any
 
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
+from starlette.requests import Request
 
-from app.api.cache import ResponseCache
+from app.api.cache import ResponseCache, cached_json
 from app.checkpoints import Registry
 from app.config import Settings
 from app.main import create_app
@@ -53,3 +60,44 @@ def test_lru_budget() -> None:
     assert cache._bytes <= 400
     cache.put("huge", [b"y" * 200, None])  # more than a quarter of the budget: not kept
     assert cache.get("huge") is None
+
+
+def _in_own_loop(coro: Any) -> Any:
+    """asyncio.run in a thread: the browser tests keep an event loop running in the main one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+class _Body(BaseModel):
+    text: str
+
+
+def test_concurrent_identical_requests_compute_once() -> None:
+    cache = ResponseCache(max_bytes=1 << 20)
+    scope = {
+        "type": "http",
+        "app": SimpleNamespace(state=SimpleNamespace(response_cache=cache)),
+        "headers": [],
+    }
+    calls: list[str] = []
+
+    def compute(text: str) -> dict[str, str]:
+        calls.append(text)
+        time.sleep(0.05)
+        if text == "bad":
+            raise ValueError("refused")
+        return {"echo": text}
+
+    async def burst(text: str, n: int) -> list[Any]:
+        body = _Body(text=text)
+        return await asyncio.gather(
+            *(cached_json(Request(scope), "r", body, lambda: compute(text)) for _ in range(n)),
+            return_exceptions=True,
+        )
+
+    answers = _in_own_loop(burst("same", 8))
+    assert calls == ["same"] and {a.body for a in answers} == {b'{"echo":"same"}'}
+    assert not cache.in_flight and cache.peek('r\n{"text":"same"}') is not None
+    errors = _in_own_loop(burst("bad", 4))
+    assert calls == ["same", "bad"] and all(isinstance(e, ValueError) for e in errors)
+    assert cache.peek('r\n{"text":"bad"}') is None and not cache.in_flight

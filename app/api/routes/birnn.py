@@ -181,9 +181,11 @@ def _states(d: DirectionTrace | None, num: Any) -> dict[str, Any]:
 
 
 @router.post("/cloze", response_model=ClozeResponse, responses=ERRORS)
-def cloze(body: ClozeRequest, request: Request, registry: RegistryDep, settings: SettingsDep) -> Response:
+async def cloze(
+    body: ClozeRequest, request: Request, registry: RegistryDep, settings: SettingsDep
+) -> Response:
     """Fill in the blank (_) from both sides: both state streams, [→h ; ←h] and three ranked lists."""
-    return cached_json(request, "birnn.cloze", body, lambda: _cloze(body, registry, settings))
+    return await cached_json(request, "birnn.cloze", body, lambda: _cloze(body, registry, settings))
 
 
 def _cloze(body: ClozeRequest, registry: RegistryDep, settings: SettingsDep) -> dict[str, Any]:

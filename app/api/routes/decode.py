@@ -217,9 +217,9 @@ def _round(x: float, digits: int | None) -> float:
 
 
 @router.post("/beam", response_model=BeamResponse, responses=ERRORS)
-def beam(body: BeamRequest, request: Request, registry: RegistryDep, settings: SettingsDep) -> Response:
+async def beam(body: BeamRequest, request: Request, registry: RegistryDep, settings: SettingsDep) -> Response:
     """Decode with beam search and greedy; return every candidate of the beam tree, step by step."""
-    return cached_json(request, "decode.beam", body, lambda: _beam(body, registry, settings))
+    return await cached_json(request, "decode.beam", body, lambda: _beam(body, registry, settings))
 
 
 def _beam(body: BeamRequest, registry: RegistryDep, settings: SettingsDep) -> dict[str, Any]:

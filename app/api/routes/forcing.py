@@ -214,9 +214,11 @@ def lane(
 
 
 @router.post("/forcing", response_model=ForcingResponse, responses=ERRORS)
-def forcing(body: ForcingRequest, request: Request, registry: RegistryDep, settings: SettingsDep) -> Response:
+async def forcing(
+    body: ForcingRequest, request: Request, registry: RegistryDep, settings: SettingsDep
+) -> Response:
     """Decode one source twice, fed the gold previous token and fed its own, step by step."""
-    return cached_json(request, "forcing.forcing", body, lambda: _forcing(body, registry, settings))
+    return await cached_json(request, "forcing.forcing", body, lambda: _forcing(body, registry, settings))
 
 
 def _forcing(body: ForcingRequest, registry: RegistryDep, settings: SettingsDep) -> dict[str, Any]:

@@ -79,11 +79,13 @@ def _round(values: Any, digits: int | None) -> list[float]:
 
 
 @router.post("", response_model=GradientResponse, responses=ERRORS)
-def gradients(
+async def gradients(
     body: GradientRequest, request: Request, registry: RegistryDep, settings: SettingsDep
 ) -> Response:
     """‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖, ∏f for LSTMs) and tanh saturation at every step, by autograd."""
-    return cached_json(request, "gradients.gradients", body, lambda: _gradients(body, registry, settings))
+    return await cached_json(
+        request, "gradients.gradients", body, lambda: _gradients(body, registry, settings)
+    )
 
 
 def _gradients(body: GradientRequest, registry: RegistryDep, settings: SettingsDep) -> dict[str, Any]:

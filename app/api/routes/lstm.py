@@ -227,10 +227,12 @@ def _input_kind(net: Any, vector_input: bool) -> str:
 
 
 @router.post("/trace", response_model=TraceResponse, responses=ERRORS)
-def trace(body: TraceRequest, request: Request, registry: RegistryDep, settings: SettingsDep) -> Response:
+async def trace(
+    body: TraceRequest, request: Request, registry: RegistryDep, settings: SettingsDep
+) -> Response:
     """Trace text (or input vectors) through an LSTM: gates f, i, g̃, o, cell c and hidden h per step."""
     entry = require_model(registry, body.model, LSTM_KINDS)
-    return cached_json(request, "lstm.trace", body, lambda: _trace(body, entry, settings))
+    return await cached_json(request, "lstm.trace", body, lambda: _trace(body, entry, settings))
 
 
 def _trace(body: TraceRequest, entry: ModelEntry, settings: Settings) -> dict[str, Any]:

@@ -130,9 +130,11 @@ def encode_input(vocab: Vocab, text: str | None, tokens: list[str] | None, limit
 
 
 @router.post("/trace", response_model=TraceResponse, responses=ERRORS)
-def trace(body: TraceRequest, request: Request, registry: RegistryDep, settings: SettingsDep) -> Response:
+async def trace(
+    body: TraceRequest, request: Request, registry: RegistryDep, settings: SettingsDep
+) -> Response:
     """Trace input through a vanilla RNN: W_ih·x_t + b_ih, W_hh·h_{t−1} + b_hh, h_t and y_t per step."""
-    return cached_json(request, "rnn.trace", body, lambda: _trace(body, registry, settings))
+    return await cached_json(request, "rnn.trace", body, lambda: _trace(body, registry, settings))
 
 
 def _trace(body: TraceRequest, registry: RegistryDep, settings: SettingsDep) -> dict[str, Any]:

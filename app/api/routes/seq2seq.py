@@ -154,11 +154,11 @@ def _row_tokens(decoded: Decoded, b: int, target: Vocab) -> tuple[list[str], str
 
 
 @router.post("/translate", response_model=TranslateResponse, responses=ERRORS)
-def translate(
+async def translate(
     body: TranslateRequest, request: Request, registry: RegistryDep, settings: SettingsDep
 ) -> Response:
     """Translate text greedily and return α, the energies, each input's share of c_i and the top-5."""
-    return cached_json(request, "seq2seq.translate", body, lambda: _translate(body, registry, settings))
+    return await cached_json(request, "seq2seq.translate", body, lambda: _translate(body, registry, settings))
 
 
 def _translate(body: TranslateRequest, registry: RegistryDep, settings: SettingsDep) -> dict[str, Any]:

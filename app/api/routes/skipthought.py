@@ -219,11 +219,13 @@ def describe(hyp: Hypothesis, vocab: Vocab, digits: int | None) -> dict[str, Any
 
 
 @router.post("/neighbours", response_model=NeighboursResponse, responses=ERRORS)
-def neighbours(
+async def neighbours(
     body: NeighboursRequest, request: Request, registry: RegistryDep, settings: SettingsDep
 ) -> Response:
     """Encode a sentence; decode the sentences before and after it; its nearest training sentences."""
-    return cached_json(request, "skipthought.neighbours", body, lambda: _neighbours(body, registry, settings))
+    return await cached_json(
+        request, "skipthought.neighbours", body, lambda: _neighbours(body, registry, settings)
+    )
 
 
 def _neighbours(body: NeighboursRequest, registry: RegistryDep, settings: SettingsDep) -> dict[str, Any]:
