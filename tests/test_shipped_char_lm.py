@@ -76,4 +76,6 @@ def test_units_worth_a_look_hold_on_unseen_text(model: Model, held_out: str) -> 
         values = states[unit["quantity"]][:, unit["unit"]]
         r = float(_correlations(values[:, None], features[unit["feature"]])[0])
         assert np.sign(r) == np.sign(unit["r"]), unit
-        assert abs(r) > 0.6 * abs(unit["r"]) and abs(r) > unit["untrained_best_abs_r"], (unit, r)
+        assert abs(r) > 0.6 * abs(unit["r"]), (unit, r)
+        if abs(unit["r"]) - unit["untrained_best_abs_r"] >= 0.1:  # a clear win stays a win
+            assert abs(r) > unit["untrained_best_abs_r"], (unit, r)
