@@ -94,9 +94,32 @@ function baseLayout({ title, height, xTitle, yTitle, margin } = {}) {
   };
 }
 
-function draw(el, data, layout, filename) {
+// Plotly's bundle loads with `async` (templates/base.html), so a page sends its first request while
+// the bundle starts up (about as long as the request, or longer); draws before then wait for it.
+let plotlyLoaded = null;
+
+function whenPlotly() {
+  if (window.Plotly) return null;
+  if (!plotlyLoaded) {
+    plotlyLoaded = new Promise((resolve, reject) => {
+      const script = document.querySelector('script[data-plotly]');
+      if (!script) { reject(new Error('this page does not load the plotting library')); return; }
+      script.addEventListener('load', () => resolve());
+      script.addEventListener('error', () => reject(new Error('the plotting library failed to load; reload the page')));
+    });
+  }
+  return plotlyLoaded;
+}
+
+function draw(el, data, layout, filename, onClick) {
   plotted.add(el);
-  return Plotly.react(el, data, layout, plotConfig(filename));
+  const go = () => {
+    const p = Plotly.react(el, data, layout, plotConfig(filename));
+    bindClick(el, onClick);
+    return p;
+  };
+  const wait = whenPlotly();
+  return wait ? wait.then(go) : go();
 }
 
 function bindClick(el, onClick) {
@@ -177,8 +200,7 @@ export function heatmap(el, opts) {
   if (yAxis) Object.assign(layout.yaxis, yAxis);
   layout.shapes = [...cursorShape(cursor, cursorAxis), ...extraShapes];
   layout.annotations = annotations;
-  const p = draw(el, [trace], layout, filename);
-  bindClick(el, onClick);
+  const p = draw(el, [trace], layout, filename, onClick);
   return p;
 }
 
@@ -221,8 +243,7 @@ export function stackedBarChart(el, opts) {
   Object.assign(cat, { tickmode: 'array', tickvals: labels, ticktext: labels }); // every label, even when crowded
   if (horizontal) cat.autorange = 'reversed';
   (horizontal ? layout.xaxis : layout.yaxis).zeroline = true;
-  const p = draw(el, data, layout, filename);
-  bindClick(el, onClick);
+  const p = draw(el, data, layout, filename, onClick);
   return p;
 }
 
@@ -253,8 +274,7 @@ export function lineChart(el, opts) {
   if (xRange) layout.xaxis.range = xRange;
   if (xLabels) Object.assign(layout.xaxis, tokenAxis(xLabels, { width: (el.clientWidth || 600) - 80 }));
   layout.shapes = [...cursorShape(cursor, 'x', 'rgba(0,0,0,0.35)'), ...extraShapes];
-  const p = draw(el, data, layout, filename);
-  bindClick(el, onClick);
+  const p = draw(el, data, layout, filename, onClick);
   return p;
 }
 
@@ -287,8 +307,7 @@ export function barChart(el, opts) {
     if (range) layout.yaxis.range = range;
   }
   layout.shapes = extraShapes;
-  const p = draw(el, [trace], layout, filename);
-  bindClick(el, onClick);
+  const p = draw(el, [trace], layout, filename, onClick);
   return p;
 }
 
@@ -337,8 +356,7 @@ export function treeChart(el, opts) {
   layout.xaxis.dtick = 1;
   if (xTickText) Object.assign(layout.xaxis, { tickmode: 'array', tickvals: xTickText.map((_, i) => i), ticktext: xTickText });
   layout.shapes = extraShapes;
-  const p = draw(el, data, layout, filename);
-  bindClick(el, onClick);
+  const p = draw(el, data, layout, filename, onClick);
   return p;
 }
 
@@ -439,7 +457,6 @@ export function scatterChart(el, opts) {
   if (yRange) layout.yaxis.range = yRange;
   if (equalAxes) Object.assign(layout.yaxis, { scaleanchor: 'x', scaleratio: 1 });
   layout.annotations = annotations;
-  const p = draw(el, data, layout, filename);
-  bindClick(el, onClick);
+  const p = draw(el, data, layout, filename, onClick);
   return p;
 }
