@@ -22,6 +22,7 @@ pass), which keeps torch's left-to-right summation order inside each chunk.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,9 +108,34 @@ def _gate_scale(size: int, inverse: bool = False) -> Tensor:
     return scale
 
 
+Weights = tuple[Tensor, Tensor, Tensor | None]
+
+# Scaled weights per module, layer and direction, reused while the parameters are unchanged (the
+# key holds each parameter's storage and in-place version counter, so loading or training new
+# values invalidates it).
+_WEIGHTS: weakref.WeakKeyDictionary[nn.LSTM, dict[tuple[int, int], tuple[tuple[int, ...], Weights]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def _layer_weights(lstm: nn.LSTM, layer: int, direction: int) -> tuple[Tensor, Tensor, Tensor | None]:
     """(W_ih, W_hh, b_ih + b_hh) of one layer and direction, candidate rows scaled by 2."""
     suffix = f"_l{layer}" + ("_reverse" if direction else "")
+    names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if lstm.bias else [])
+    params = [getattr(lstm, n + suffix) for n in names]
+    try:
+        key = tuple(x for p in params for x in (p.data_ptr(), p._version))
+    except RuntimeError:  # inference tensors keep no version counter: nothing to key on
+        return _scaled_weights(lstm, suffix)
+    cached = _WEIGHTS.setdefault(lstm, {}).get((layer, direction))
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    weights = _scaled_weights(lstm, suffix)
+    _WEIGHTS[lstm][(layer, direction)] = (key, weights)
+    return weights
+
+
+def _scaled_weights(lstm: nn.LSTM, suffix: str) -> tuple[Tensor, Tensor, Tensor | None]:
     scale = _gate_scale(lstm.hidden_size)[:, None]
     w_ih = getattr(lstm, "weight_ih" + suffix) * scale
     w_hh = getattr(lstm, "weight_hh" + suffix) * scale
@@ -182,8 +208,8 @@ def _trace_direction(
         torch.addmm(proj[1:], hidden[:-1], w_hh.t(), out=gates[1:])
         torch.addmv(proj[0], w_hh, h0, out=gates[0])
     gates.sigmoid_()  # one pass over all four blocks; the candidate block holds σ(2z)
-    i, f, g2, o = gates.split(size, dim=1)
-    g = g2 * 2 - 1  # tanh(z) = 2σ(2z) − 1
+    i, f, g, o = gates.split(size, dim=1)
+    g.mul_(2).sub_(1)  # in place: tanh(z) = 2σ(2z) − 1
     f_np, drive = f.numpy(), (i * g).numpy()
     if reverse:
         cell_np = cell_scan(f_np[::-1], drive[::-1], c0.numpy())[::-1].copy()
