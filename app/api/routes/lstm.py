@@ -231,8 +231,13 @@ async def trace(
     body: TraceRequest, request: Request, registry: RegistryDep, settings: SettingsDep
 ) -> Response:
     """Trace text (or input vectors) through an LSTM: gates f, i, g̃, o, cell c and hidden h per step."""
-    entry = require_model(registry, body.model, LSTM_KINDS)
-    return await cached_json(request, "lstm.trace", body, lambda: _trace(body, entry, settings))
+    # The model lookup runs in the threadpool with the trace: an uploaded model may load from disk.
+    return await cached_json(
+        request,
+        "lstm.trace",
+        body,
+        lambda: _trace(body, require_model(registry, body.model, LSTM_KINDS), settings),
+    )
 
 
 def _trace(body: TraceRequest, entry: ModelEntry, settings: Settings) -> dict[str, Any]:
