@@ -30,7 +30,6 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirna
 
 import argparse
 import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ from app.checkpoints import Registry  # noqa: E402
 from app.decoding import Seq2SeqDecoder, beam_search, greedy  # noqa: E402
 from app.nets.seq2seq import DecoderState, Seq2Seq  # noqa: E402
 from app.tasks.vocab import Vocab  # noqa: E402
+from bench import timed  # noqa: E402
 
 K = 5
 DEFAULT_TEXT = {"idioms": "mirar pasear descansar hablar", "dates": "vendredi 27 novembre 2026"}
@@ -70,13 +70,6 @@ class PerHypothesis:
 
     def select(self, state: DecoderState, rows: Tensor) -> DecoderState:
         return state.select(rows)
-
-
-def timed(fn: Callable[[], Any]) -> tuple[float, float]:
-    """(wall ms, thread CPU ms) of one call."""
-    wall, cpu = time.perf_counter(), time.thread_time()
-    fn()
-    return (time.perf_counter() - wall) * 1e3, (time.thread_time() - cpu) * 1e3
 
 
 def main() -> int:

@@ -25,7 +25,6 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirna
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -38,15 +37,9 @@ from app.nets.char_lm import CharLM  # noqa: E402
 from app.nets.lstm import trace_lstm  # noqa: E402
 from app.tasks.shakespeare import split  # noqa: E402
 from app.tasks.vocab import Vocab  # noqa: E402
+from bench import timed  # noqa: E402
 
 T, H = 500, 128
-
-
-def timed(fn) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    """(wall ms, this thread's CPU ms) of one call."""
-    wall, cpu = time.perf_counter(), time.thread_time()
-    fn()
-    return (time.perf_counter() - wall) * 1e3, (time.thread_time() - cpu) * 1e3
 
 
 def main() -> int:

@@ -1,6 +1,8 @@
 // Fetch wrappers for the JSON API. Errors become ApiError with the server's readable message,
 // and latest() aborts a stale request when a newer one starts (typing fast never piles up work).
 
+import { el } from './ui.js';
+
 export class ApiError extends Error {
   constructor(status, message, body = null) {
     super(message);
@@ -80,4 +82,21 @@ export function clearError(el) {
   if (!el) return;
   el.textContent = '';
   el.hidden = true;
+}
+
+// The model picker of a page: the available models of `kinds` (sorted by `compare`, if given) fill
+// `select`, and `state.model` stays when it is one of them, else becomes the first. Returns the
+// models by name, or null with `emptyMessage` shown in `errorEl` when the server has none.
+export async function loadModelPicker({ kinds, select, state, errorEl, emptyMessage, compare = null }) {
+  const { models: list } = await getJSON('/api/models');
+  const usable = list.filter((m) => m.available && kinds.includes(m.kind));
+  if (compare) usable.sort(compare);
+  select.replaceChildren(...usable.map((m) => el('option', { value: m.name }, m.name)));
+  if (!usable.length) {
+    showError(errorEl, emptyMessage);
+    return null;
+  }
+  if (!usable.some((m) => m.name === state.model)) state.model = usable[0].name;
+  select.value = state.model;
+  return Object.fromEntries(usable.map((m) => [m.name, m]));
 }

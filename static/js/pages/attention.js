@@ -1,7 +1,7 @@
 // Seq2Seq & attention: translate the typed text, then step over the returned trace in the browser
 // (no round trip): α heatmap row by row, the context vector as a weighted sum, the top-5 next
 // characters. Hard mode, training snapshots and the copy-model bottleneck panel are further requests.
-import { getJSON, postJSON, latest, showError, clearError } from '../api.js';
+import { postJSON, latest, showError, clearError, loadModelPicker } from '../api.js';
 import { readState, writeState } from '../state.js';
 import { heatmap, lineChart, barChart, setShapes, cursorShape, COLOURS } from '../plots.js';
 import { createStepper } from '../steps.js';
@@ -566,17 +566,14 @@ function renderExamples() {
 
 async function loadModels() {
   try {
-    const { models: list } = await getJSON('/api/models');
-    const usable = list.filter((m) => m.available && KINDS.includes(m.kind));
-    models = Object.fromEntries(usable.map((m) => [m.name, m]));
-    const select = $('model');
-    select.replaceChildren(...usable.map((m) => el('option', { value: m.name }, m.name)));
-    if (!usable.length) {
-      showError($('error'), 'No seq2seq model is loaded on this server. Rebuild one with `recurrent-lens train dates`.');
-      return false;
-    }
-    if (!models[state.model]) state.model = usable[0].name;
-    select.value = state.model;
+    models = (await loadModelPicker({
+      kinds: KINDS,
+      select: $('model'),
+      state,
+      errorEl: $('error'),
+      emptyMessage: 'No seq2seq model is loaded on this server. Rebuild one with `recurrent-lens train dates`.',
+    })) || {};
+    if (!Object.keys(models).length) return false;
     const params = new URLSearchParams(window.location.search);
     if (!params.has('text')) state.text = DEFAULT_TEXT[taskOf(state.model)] || state.text;
     return true;

@@ -1,7 +1,7 @@
 // Greedy vs beam search: one request decodes with both and returns every candidate of the beam
 // tree; stepping, the ranked candidate panel, greedy's overlay and node selection all work over
 // that trace in the browser. Width, length penalty, max length and n-best re-run the search live.
-import { getJSON, postJSON, latest, showError, clearError } from '../api.js';
+import { postJSON, latest, showError, clearError, loadModelPicker } from '../api.js';
 import { readState, writeState } from '../state.js';
 import { treeChart, downloadPlot, COLOURS, fontSize } from '../plots.js';
 import { createStepper } from '../steps.js';
@@ -532,17 +532,14 @@ function syncControls() {
 
 async function loadModels() {
   try {
-    const { models: list } = await getJSON('/api/models');
-    const usable = list.filter((m) => m.available && KINDS.includes(m.kind));
-    models = Object.fromEntries(usable.map((m) => [m.name, m]));
-    const select = $('model');
-    select.replaceChildren(...usable.map((m) => el('option', { value: m.name }, m.name)));
-    if (!usable.length) {
-      showError($('error'), 'No seq2seq model is loaded on this server. Rebuild one with `recurrent-lens train idioms`.');
-      return false;
-    }
-    if (!models[state.model]) state.model = usable[0].name;
-    select.value = state.model;
+    models = (await loadModelPicker({
+      kinds: KINDS,
+      select: $('model'),
+      state,
+      errorEl: $('error'),
+      emptyMessage: 'No seq2seq model is loaded on this server. Rebuild one with `recurrent-lens train idioms`.',
+    })) || {};
+    if (!Object.keys(models).length) return false;
     const params = new URLSearchParams(window.location.search);
     if (!params.has('text')) state.text = DEFAULT_TEXT[taskOf(state.model)] || state.text;
     return true;

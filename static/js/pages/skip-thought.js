@@ -1,7 +1,7 @@
 // Skip-thought: type a sentence; the server encodes it into the thought vector and both decoders
 // write its neighbours. The map, the example stories and the metrics come once per model from
 // GET /api/skipthought/map; every keystroke re-runs POST /api/skipthought/neighbours.
-import { getJSON, postJSON, latest, showError, clearError } from '../api.js';
+import { getJSON, postJSON, latest, showError, clearError, loadModelPicker } from '../api.js';
 import { readState, writeState } from '../state.js';
 import { heatmap, scatterChart, CATEGORY_COLOURS, COLOURS } from '../plots.js';
 import { el, debounce, fmt, downloadJSON, downloadCSV, initChrome } from '../ui.js';
@@ -330,17 +330,14 @@ function renderMetrics() {
 
 async function loadModels() {
   try {
-    const { models: list } = await getJSON('/api/models');
-    const usable = list.filter((m) => m.available && KINDS.includes(m.kind));
-    models = Object.fromEntries(usable.map((m) => [m.name, m]));
-    const select = $('model');
-    select.replaceChildren(...usable.map((m) => el('option', { value: m.name }, m.name)));
-    if (!usable.length) {
-      showError($('error'), 'No skip-thought model is loaded on this server. Rebuild one with `recurrent-lens train stories-skipthought`.');
-      return false;
-    }
-    if (!models[state.model]) state.model = usable[0].name;
-    select.value = state.model;
+    models = (await loadModelPicker({
+      kinds: KINDS,
+      select: $('model'),
+      state,
+      errorEl: $('error'),
+      emptyMessage: 'No skip-thought model is loaded on this server. Rebuild one with `recurrent-lens train stories-skipthought`.',
+    })) || {};
+    if (!Object.keys(models).length) return false;
     return true;
   } catch (err) {
     showError($('error'), err);

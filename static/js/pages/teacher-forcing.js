@@ -2,7 +2,7 @@
 // the lanes table, the per-step loss chart, the step detail and the attention rows all read that one
 // trace. Injecting an error is a new request; the ratio panel sends the same request to each model
 // trained with another teacher-forcing ratio; the training curves come from the checkpoints' metrics.
-import { getJSON, postJSON, latest, showError, clearError } from '../api.js';
+import { postJSON, latest, showError, clearError, loadModelPicker } from '../api.js';
 import { readState, writeState } from '../state.js';
 import { lineChart, setShapes, cursorShape, COLOURS } from '../plots.js';
 import { createStepper } from '../steps.js';
@@ -548,19 +548,16 @@ function renderExamples() {
 
 async function loadModels() {
   try {
-    const { models: list } = await getJSON('/api/models');
-    const usable = list.filter((m) => m.available && KINDS.includes(m.kind));
-    models = Object.fromEntries(usable.map((m) => [m.name, m]));
     const order = (m) => { const k = RATIO_ORDER.indexOf(m.name); return k < 0 ? RATIO_ORDER.length : k; };
-    usable.sort((a, b) => order(a) - order(b) || a.name.localeCompare(b.name));
-    $('model').replaceChildren(...usable.map((m) => el('option', { value: m.name }, m.name)));
-    if (!usable.length) {
-      showError($('error'), 'No seq2seq model is loaded on this server. Rebuild one with `recurrent-lens train copy-tf-1.0`.');
-      return false;
-    }
-    if (!models[state.model]) state.model = usable[0].name;
-    $('model').value = state.model;
-    return true;
+    models = (await loadModelPicker({
+      kinds: KINDS,
+      select: $('model'),
+      state,
+      errorEl: $('error'),
+      emptyMessage: 'No seq2seq model is loaded on this server. Rebuild one with `recurrent-lens train copy-tf-1.0`.',
+      compare: (a, b) => order(a) - order(b) || a.name.localeCompare(b.name),
+    })) || {};
+    return Object.keys(models).length > 0;
   } catch (err) {
     showError($('error'), err);
     return false;
