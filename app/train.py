@@ -156,6 +156,7 @@ def fit(
     clip: float = 1.0,
     warmup: int = 0,
     decay: bool = True,
+    floor: float = 0.1,
     log_every: int = 10,
     evaluate: Callable[[], dict[str, float]] | None = None,
     eval_every: int = 0,
@@ -163,6 +164,8 @@ def fit(
     snapshot_metrics: Callable[[], dict[str, Any]] | None = None,
 ) -> None:
     """The shared loop: Adam, gradient clipping, warm-up then cosine decay, progress and history.
+
+    The cosine decay ends at ``floor`` × ``lr`` on the last step.
 
     ``loss_fn(step)`` samples a batch, runs the net and returns (loss, metrics to show).
     """
@@ -175,7 +178,7 @@ def fit(
         if not decay:
             return lr
         progress = (step - warmup) / max(1, total - warmup)
-        return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+        return lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
     wanted = set(snapshots)
     running: dict[str, float] = {}
