@@ -25,7 +25,7 @@ OUT = ROOT / "docs" / "screenshots"
 # page name -> (URL path with view state, selector of a plot to wait for or None)
 VIEWS: dict[str, tuple[str, str | None]] = {
     "home": ("/", None),
-    "lstm": ("/lstm?t=27&unit=52&q=hidden", "#hm-hidden"),
+    "lstm": ("/lstm?t=27&unit=103&q=hidden", "#hm-hidden"),
     "rnn": ("/rnn?text=C31415%3F&t=3&unit=27", "#hm-hidden"),
     "gradients": ("/gradients?T=50", "#grad-overlay"),
     "birnn": ("/birnn?s=20&unit=5", "#hm-backward"),

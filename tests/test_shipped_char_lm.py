@@ -44,12 +44,11 @@ def test_held_out_bits_per_char(model: Model, held_out: str) -> None:
     net, vocab, metrics = model
     bpc = bits_per_char(net, torch.tensor(vocab.encode(held_out).ids))
     assert bpc == pytest.approx(metrics["held_out_bits_per_char"], abs=1e-3)
-    # Far better than the unigram entropy of the held-out text, and at the level models/README.md
-    # reports (target 2.3; see there for the measured figure and what bounds it).
+    # Far better than the unigram entropy of the held-out text, and within the target.
     counts = np.unique(np.array(vocab.encode(held_out).ids), return_counts=True)[1]
     p = counts / counts.sum()
     unigram = float(-(p * np.log2(p)).sum())
-    assert unigram > 4.0 and bpc < 2.4
+    assert unigram > 4.0 and bpc <= 2.3
 
 
 def test_short_windows_from_a_zero_state(model: Model, held_out: str) -> None:

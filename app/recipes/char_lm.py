@@ -23,7 +23,7 @@ from app.tasks.vocab import Vocab
 from app.train import Run, fit, recipe
 
 CONFIG = {"embed_size": 64, "hidden_size": 128, "num_layers": 1}
-BATCH, WINDOW, LR = 64, 128, 7e-3
+BATCH, WINDOW, LR, WEIGHT_DECAY = 64, 128, 1e-2, 0.15
 
 
 def text_features(text: str) -> dict[str, np.ndarray]:
@@ -153,7 +153,17 @@ def shakespeare_char(r: Run) -> dict[str, Any]:
     def evaluate() -> dict[str, float]:
         return {"held_out_bits_per_char": bits_per_char(net, held_ids[:50_000])}
 
-    fit(r, net, loss_fn, lr=LR, warmup=50, floor=0.0, eval_every=max(1, r.steps // 10), evaluate=evaluate)
+    fit(
+        r,
+        net,
+        loss_fn,
+        lr=LR,
+        weight_decay=WEIGHT_DECAY,
+        warmup=50,
+        floor=0.0,
+        eval_every=max(1, r.steps // 10),
+        evaluate=evaluate,
+    )
     bpc = bits_per_char(net, held_ids)
     analysis_text = held_out[:60_000]
     units = unit_analysis(net, untrained, vocab, analysis_text)
