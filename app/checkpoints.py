@@ -87,16 +87,19 @@ def load(path: str | Path) -> dict[str, Any]:
 
 
 def _unreadable_reason(exc: Exception) -> str:
-    """A one-line reason for a file torch.load refused, without ANSI codes or advice to unpickle."""
+    """Our own one-line reason for a file torch.load refused; torch's text goes to the log only
+    (it can be cut, carry ANSI codes or advise the unsafe weights_only=False)."""
+    log.info("torch.load failed: %s", exc)
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
     unsafe = re.search(r"unsupported global:?(?: GLOBAL)? ([\w.]+)", text, re.IGNORECASE)
     if unsafe:
+        named = f" ({unsafe.group(1)})" if len(unsafe.group(1)) <= 80 else ""
         return (
-            f"refused: it holds a pickled object ({unsafe.group(1)}) that safe loading "
-            "(torch.load weights_only=True) does not run"
+            f"refused: it holds a pickled Python object{named} that safe loading (torch.load with "
+            "weights_only=True) does not create"
         )
-    first = text.strip().splitlines()[0] if text.strip() else ""
-    return f"not a readable checkpoint ({type(exc).__name__}: {first[:200]})"
+    kind = type(exc).__name__
+    return f"not a readable checkpoint (torch.load failed with {kind}; it may be truncated or damaged)"
 
 
 _PLAIN = (str, int, float, bool, type(None), torch.Tensor)

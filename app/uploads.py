@@ -1,21 +1,21 @@
-"""Bring your own LSTM: read a user's checkpoint safely, find the LSTM in it, and keep uploads.
+"""Bring your own LSTM: read a user's file safely, price it, find the LSTM in it, and keep uploads.
 
-Accepted files (``read_weights``):
+An upload is handled in an order that never materialises anything before it is measured
+(``prepare``):
 
-* ``.safetensors`` (preferred: no pickle at all);
-* ``.pt`` / ``.pth`` read ONLY with ``torch.load(weights_only=True)``: a plain ``nn.LSTM``
-  state_dict, or any module's state_dict holding an LSTM under a prefix (``encoder.rnn.``), or a
-  training checkpoint that nests one under ``state_dict`` / ``model_state_dict`` / ``model``.
-  torch's weights_only unpickler had an RCE before 2.6 (CVE-2025-32434) and memory corruption
-  before 2.10 (CVE-2026-24747); the torch pin (2.13.0) is checked at import.
+1. the file name (present, not too long) and its type (``app.formats``: ``.safetensors``, or a
+   torch file ``.pt``/``.pth``/``.bin``/Lightning's ``.ckpt``, read only with weights_only);
+2. ``formats.inspect``: what the file declares (a zip archive's member sizes, a safetensors header)
+   against ``Settings.max_upload_unpacked_bytes``, then its structure as meta tensors (no data);
+3. the LSTM found in that structure (``find_lstms``: shapes checked, naming both sizes), the
+   vocabulary checked against it (``parse_vocab``: types, ids, duplicates, size), and the model
+   priced (``check_price``: layers, hidden size, parameters, and the longest trace it allows
+   within the request budgets of ``app.api.pricing``);
+4. only then ``formats.load`` reads the data, and the same checkpoint is built from real tensors.
 
-``find_lstms`` lists every LSTM by prefix; ``user_checkpoint`` validates its shapes (messages name
-both sizes: ``weight_hh_l0 is [512, 100], but hidden size 128 needs [512, 128]``), picks an
-embedding and an output layer next to it when they fit, and returns one of our own checkpoints
-(kind ``lstm``), which the normal loader serves.
-
-``UploadStore`` keeps uploads as such checkpoints under a configurable directory, named by the
-hash of what was uploaded (``upload-<16 hex>``), so every worker finds them by name. Names are
+``user_checkpoint`` returns one of our own checkpoints (kind ``lstm``), which the normal loader
+serves. ``UploadStore`` keeps uploads as such checkpoints under a configurable directory, named by
+the hash of what was uploaded (``upload-<16 hex>``), so every worker finds them by name. Names are
 checked against that pattern before any path is built, so nothing can escape the directory or
 shadow a shipped model. Old uploads expire least-recently-used first beyond a size budget.
 """
@@ -23,88 +23,74 @@ shadow a shipped model. Old uploads expire least-recently-used first beyond a si
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 from torch import Tensor
 
+from app import formats
+from app.api import pricing
 from app.checkpoints import FORMAT_VERSION, ModelEntry, entry_from_checkpoint, load_entry, save
+from app.config import Settings, get_settings
 from app.tasks.vocab import Vocab
-
-_MIN_TORCH = (2, 10)
-if tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2]) < _MIN_TORCH:
-    raise ImportError("torch >= 2.10 is required for safe weights_only loading of uploads")
 
 UPLOAD_NAME = re.compile(r"^upload-[0-9a-f]{16}$")
 LSTM_PARAM = re.compile(r"(weight|bias)_(ih|hh)_l\d+(_reverse)?")
-NESTED_KEYS = ("state_dict", "model_state_dict", "model", "net", "module")
 UNK_TOKENS = ("<unk>", "<UNK>", "[UNK]", "UNK", "<oov>", "\ufffd")
+TOKENIZATIONS = {"char": "char", "characters": "char", "whitespace": "word"}  # → Vocab.level
 
 
 class UploadError(ValueError):
-    """A user file we cannot use; the message says why, for the page (``choices``: LSTM prefixes)."""
+    """A user file we cannot use. The message is our own sentence for the page; ``field`` is the
+    form field at fault (``file``, ``vocab``, ``prefix``, ``tokenization``), ``code`` the API error
+    code, ``choices`` the LSTM prefixes to choose from, ``status`` the HTTP status."""
 
-    def __init__(self, message: str, choices: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        choices: list[str] | None = None,
+        *,
+        field: str = "file",
+        code: str = "unreadable-file",
+        params: dict[str, Any] | None = None,
+        status: int = 422,
+    ) -> None:
         super().__init__(message)
         self.choices = choices or []
+        self.field = field
+        self.code = code
+        self.params = params or {}
+        self.status = status
+
+
+def _vocab_error(message: str, **params: Any) -> UploadError:
+    return UploadError(message, field="vocab", code="invalid-vocab", params=params)
+
+
+def limits_of(settings: Settings) -> formats.Limits:
+    return formats.Limits(max_unpacked_bytes=settings.max_upload_unpacked_bytes)
 
 
 # --- reading weights -------------------------------------------------------------------------
 
 
-def read_weights(data: bytes, filename: str) -> dict[str, Tensor]:
-    """Tensors by name from a .safetensors or .pt/.pth file's bytes (never unpickles code)."""
-    suffix = Path(filename).suffix.lower()
-    if suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load as load_safetensors
+def _from_format(exc: formats.FormatError) -> UploadError:
+    return UploadError(str(exc), field="file", code=exc.code, params=exc.params)
 
-        try:
-            return dict(load_safetensors(data))
-        except (SafetensorError, ValueError, RuntimeError) as exc:
-            raise UploadError(f"{filename}: not a valid .safetensors file ({exc})") from exc
-    if suffix not in (".pt", ".pth", ".bin"):
-        raise UploadError(
-            f"{filename}: unsupported file type {suffix or '(none)'}; use .safetensors, .pt or .pth"
-        )
+
+def read_weights(data: bytes, filename: str, settings: Settings | None = None) -> dict[str, Tensor]:
+    """Tensors by name from a file's bytes (measured first; never unpickles code)."""
+    limits = limits_of(settings or Settings())
     try:
-        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as exc:  # every refusal or corruption ends here, with a readable reason
-        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
-        unsafe = re.search(r"unsupported global[^\n]*", text, re.IGNORECASE)
-        if unsafe:
-            detail = unsafe.group(0).strip()
-            raise UploadError(
-                f"{filename}: refused — safe loading (torch.load weights_only=True) does not run pickled "
-                f"code or objects ({detail[:160]}). Save a state_dict (torch.save(model.state_dict(), …)) "
-                "or use .safetensors."
-            ) from exc
-        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-        raise UploadError(f"{filename}: not a readable PyTorch file ({first[:200]})") from exc
-    return _flatten(obj, filename)
-
-
-def _flatten(obj: Any, filename: str) -> dict[str, Tensor]:
-    """The tensors of a state_dict, unwrapping the usual training-checkpoint nesting."""
-    if isinstance(obj, dict):
-        tensors = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, Tensor)}
-        if tensors:
-            return tensors
-        for key in NESTED_KEYS:
-            if isinstance(obj.get(key), dict):
-                return _flatten(obj[key], filename)
-        keys = ", ".join(map(str, list(obj)[:10])) or "nothing"
-        raise UploadError(f"{filename}: a dict without tensors (keys: {keys})")
-    if isinstance(obj, Tensor):
-        raise UploadError(f"{filename}: a single tensor {list(obj.shape)}, not a state_dict")
-    raise UploadError(f"{filename}: holds a {type(obj).__name__}, not a state_dict")
+        return formats.load(data, filename, limits).tensors
+    except formats.FormatError as exc:
+        raise _from_format(exc) from exc
 
 
 # --- finding and checking the LSTM ----------------------------------------------------------
@@ -131,8 +117,9 @@ def _shape(t: Tensor) -> str:
 
 
 def summarize(weights: dict[str, Tensor], limit: int = 12) -> str:
-    items = [f"{k} {_shape(v)}" for k, v in list(weights.items())[:limit]]
-    more = f", … ({len(weights) - limit} more)" if len(weights) > limit else ""
+    shown = [(k, v) for k, v in weights.items() if len(k) <= 80][:limit]
+    items = [f"{k} {_shape(v)}" for k, v in shown]
+    more = f", and {len(weights) - len(shown)} more" if len(weights) > len(shown) else ""
     return ", ".join(items) + more
 
 
@@ -144,25 +131,40 @@ def _other_rnn(w_ih0: Tensor, w_hh0: Tensor | None) -> str | None:
     return {3.0: "GRU", 1.0: "RNN"}.get(gates)
 
 
-def find_lstms(weights: dict[str, Tensor]) -> list[FoundLSTM]:
-    """Every LSTM in a state_dict, by prefix; shapes are checked, naming both sizes on a mismatch."""
+def _shape_error(message: str) -> UploadError:
+    return UploadError(message, code="shape-mismatch")
+
+
+def find_lstms(weights: dict[str, Tensor], max_layers: int | None = None) -> list[FoundLSTM]:
+    """Every LSTM in a state_dict, by prefix; shapes are checked, naming both sizes on a mismatch.
+    ``max_layers``: refuse a deeper stack before checking its layers."""
     prefixes = sorted(k[: -len("weight_ih_l0")] for k in weights if k.endswith("weight_ih_l0"))
     found = []
     for prefix in prefixes:
         if any(k.startswith(prefix + "weight_hr_l") for k in weights):
+            where = prefix.rstrip(".") or "top-level"
             raise UploadError(
-                f"{prefix or 'the'} LSTM has a projection (proj_size > 0), which is not supported"
+                f"The {where} LSTM has a projection (proj_size > 0), which this page does not trace yet.",
+                code="no-recurrent-layer",
             )
         w_ih0 = weights[prefix + "weight_ih_l0"]
         w_hh0 = weights.get(prefix + "weight_hh_l0")
         if w_ih0.dim() != 2 or w_ih0.shape[0] % 4 and not _other_rnn(w_ih0, w_hh0):
-            raise UploadError(f"{prefix}weight_ih_l0 is {_shape(w_ih0)}, but an LSTM needs [4·hidden, input]")
+            raise _shape_error(
+                f"{prefix}weight_ih_l0 is {_shape(w_ih0)}, but an LSTM needs [4·hidden, input]."
+            )
         if _other_rnn(w_ih0, w_hh0):
             continue  # a GRU (3 gates) or a vanilla RNN (1): reported if no LSTM is found
         hidden, inputs = w_ih0.shape[0] // 4, w_ih0.shape[1]
         layers = 0
         while prefix + f"weight_ih_l{layers}" in weights:
             layers += 1
+        if max_layers is not None and layers > max_layers:
+            raise UploadError(
+                f"The LSTM has {layers} layers, but the limit is {max_layers} (RLENS_MAX_UPLOAD_LAYERS).",
+                code="model-too-large",
+                params={"layers": layers, "limit": max_layers},
+            )
         bidirectional = prefix + "weight_ih_l0_reverse" in weights
         bias = prefix + "bias_ih_l0" in weights
         dirs = 2 if bidirectional else 1
@@ -179,8 +181,8 @@ def find_lstms(weights: dict[str, Tensor]) -> list[FoundLSTM]:
                 for name, shape in expected.items():
                     tensor = weights.get(prefix + name)
                     if tensor is None:
-                        raise UploadError(
-                            f"{prefix}{name} is missing (an LSTM with {layers} layer(s) needs it)"
+                        raise _shape_error(
+                            f"{prefix}{name} is missing (an LSTM with {layers} layer(s) needs it)."
                         )
                     if tuple(tensor.shape) != shape:
                         need = "[" + ", ".join(map(str, shape)) + "]"
@@ -189,7 +191,7 @@ def find_lstms(weights: dict[str, Tensor]) -> list[FoundLSTM]:
                             if "hh" in name or "bias" in name
                             else (f"input size {in_size} and hidden size {hidden}")
                         )
-                        raise UploadError(f"{prefix}{name} is {_shape(tensor)}, but {what} needs {need}")
+                        raise _shape_error(f"{prefix}{name} is {_shape(tensor)}, but {what} needs {need}.")
         found.append(FoundLSTM(prefix, inputs, hidden, layers, bidirectional, bias))
     return found
 
@@ -201,38 +203,142 @@ def _pick(candidates: list[tuple[str, Tensor]], preferred: tuple[str, ...]) -> t
     return named[0] if len(named) == 1 else None
 
 
-def _vocab_from_json(raw: bytes, tokenization: str) -> Vocab:
+# --- vocabularies ----------------------------------------------------------------------------
+
+
+def _token(token: str) -> str:
+    """A token for a message: quoted, or described when it is too long to show whole."""
+    return repr(token) if len(token) <= 40 else f"a token of {len(token):,} characters"
+
+
+@dataclass(frozen=True)
+class VocabSpec:
+    """A vocabulary as parsed, not yet allocated: (token, index) pairs, checked for types,
+    duplicates and negative ids; ``build(rows)`` checks the size against the model first."""
+
+    pairs: tuple[tuple[str, int], ...]
+    tokenization: str | None  # "char" or "whitespace", when the file says
+    unk: str | None  # the unknown token, when the file names one
+    form: str  # "list" or "mapping"
+
+    @property
+    def size(self) -> int:
+        """Rows this vocabulary addresses (the largest index + 1)."""
+        return max((i for _, i in self.pairs), default=-1) + 1
+
+    def build(self, rows: int, what: str, tokenization: str | None) -> Vocab:
+        """The Vocab for a model with ``rows`` input rows (``what`` names them in messages)."""
+        if self.form == "list" and len(self.pairs) != rows:
+            raise _vocab_error(
+                f"The vocabulary has {len(self.pairs):,} tokens, but {what}; the two must match.",
+                tokens=len(self.pairs),
+                rows=rows,
+            )
+        bad = next(((t, i) for t, i in self.pairs if i >= rows), None)
+        if bad is not None:
+            raise _vocab_error(
+                f"The vocabulary gives {_token(bad[0])} index {bad[1]:,}, but {what} (indices 0 to "
+                f"{rows - 1:,}).",
+                index=bad[1],
+                rows=rows,
+            )
+        if self.size != rows:
+            raise _vocab_error(
+                f"The vocabulary's largest index is {self.size - 1:,}, but {what}; every row needs a "
+                "token (its largest index must be the last row).",
+                size=self.size,
+                rows=rows,
+            )
+        tokens: list[str | None] = [None] * rows
+        for token, index in self.pairs:
+            tokens[index] = token
+        filled = tuple(t if t is not None else f"<unused {i}>" for i, t in enumerate(tokens))
+        if len(set(filled)) != len(filled):
+            raise _vocab_error("The vocabulary's tokens collide with the names of its unused rows.")
+        chosen = self.tokenization or tokenization or "char"  # the vocabulary's own word wins
+        level: Literal["char", "word"] = "char" if TOKENIZATIONS[chosen] == "char" else "word"
+        unk = self.unk if self.unk is not None else next((t for t in UNK_TOKENS if t in filled), None)
+        return Vocab(filled, level, {"unk": unk} if unk else {})
+
+
+def parse_vocab(raw: bytes) -> VocabSpec:
+    """Parse a vocabulary JSON without allocating what it names: a list of tokens, a token → index
+    object, or ``{"tokens": list or object, "tokenization": "whitespace" | "characters", "unk": "…"}``.
+    Every problem is an UploadError on the field ``vocab``."""
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UploadError(f"vocabulary: not valid JSON ({exc})") from exc
-    if isinstance(data, dict) and "tokens" in data and isinstance(data["tokens"], list):
+    except UnicodeDecodeError as exc:
+        raise _vocab_error("The vocabulary is not UTF-8 text.") from exc
+    except json.JSONDecodeError as exc:
+        raise _vocab_error(
+            f"The vocabulary is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
+            line=exc.lineno,
+            column=exc.colno,
+        ) from exc
+    except RecursionError as exc:
+        raise _vocab_error("The vocabulary is JSON nested too deeply to read.") from exc
+    tokenization = unk = None
+    if isinstance(data, dict) and isinstance(data.get("tokens"), list | dict):
+        extra = sorted(str(k) for k in data if k not in ("tokens", "tokenization", "unk"))
+        if extra:
+            shown = ", ".join(repr(k) for k in extra[:5] if len(k) <= 40)
+            raise _vocab_error(
+                f"The vocabulary object has keys it does not use ({shown or 'long ones'}); it takes "
+                "tokens, tokenization and unk."
+            )
+        tokenization, unk = data.get("tokenization"), data.get("unk")
+        if tokenization is not None and tokenization not in ("whitespace", "characters"):
+            raise _vocab_error('The vocabulary\'s tokenization must be "whitespace" or "characters".')
+        if unk is not None and not isinstance(unk, str):
+            raise _vocab_error("The vocabulary's unk must be a string: the unknown token.")
         data = data["tokens"]
     if isinstance(data, list):
-        tokens = data
+        if not all(isinstance(t, str) for t in data):
+            k = next(k for k, t in enumerate(data) if not isinstance(t, str))
+            raise _vocab_error(f"Every token of the vocabulary must be a string; entry {k} is not.", index=k)
+        pairs = tuple((t, i) for i, t in enumerate(data))
+        form = "list"
     elif isinstance(data, dict):
-        if not all(isinstance(v, int) for v in data.values()):
-            raise UploadError("vocabulary: a token → index dict needs integer indices")
-        size = max(data.values(), default=-1) + 1
-        tokens = [None] * size
         for token, index in data.items():
+            if type(index) is not int:
+                shown = repr(index) if type(index) is float else f"a {type(index).__name__}"
+                raise _vocab_error(
+                    f"The vocabulary gives {_token(token)} the index {shown}, but an index must be a "
+                    "whole number.",
+                )
             if index < 0:
-                raise UploadError(f"vocabulary: negative index {index} for {token!r}")
-            tokens[index] = token
-        missing = [i for i, t in enumerate(tokens) if t is None]
-        if missing:
-            tokens = [t if t is not None else f"<unused {i}>" for i, t in enumerate(tokens)]
+                raise _vocab_error(
+                    f"The vocabulary gives {_token(token)} the negative index {index}.", index=index
+                )
+        pairs = tuple(data.items())
+        seen: dict[int, str] = {}
+        for token, index in pairs:
+            if index in seen:
+                raise _vocab_error(
+                    f"The vocabulary gives index {index:,} to two tokens, {_token(seen[index])} and "
+                    f"{_token(token)}.",
+                    index=index,
+                )
+            seen[index] = token
+        form = "mapping"
     else:
-        raise UploadError("vocabulary: expected a JSON list of tokens or a token → index object")
-    if not tokens:
-        raise UploadError("vocabulary: empty")
-    if not all(isinstance(t, str) for t in tokens):
-        raise UploadError("vocabulary: every token must be a string")
-    if len(set(tokens)) != len(tokens):
-        raise UploadError("vocabulary: tokens must be unique")
-    level: Literal["char", "word"] = "char" if tokenization == "char" else "word"
-    unk = next((t for t in UNK_TOKENS if t in tokens), None)
-    return Vocab(tuple(tokens), level, {"unk": unk} if unk else {})
+        raise _vocab_error(
+            "The vocabulary must be a JSON list of tokens, a token → index object, or "
+            '{"tokens": …, "tokenization": …, "unk": …}.'
+        )
+    if not pairs:
+        raise UploadError("The vocabulary is empty.", field="vocab", code="empty")
+    listed: set[str] = set()
+    for token, _ in pairs:
+        if token in listed:
+            raise _vocab_error(f"The vocabulary lists {_token(token)} twice; tokens must be unique.")
+        listed.add(token)
+    if unk is not None and unk not in {t for t, _ in pairs}:
+        raise _vocab_error(f"The vocabulary's unk {_token(unk)} is not one of its tokens.")
+    return VocabSpec(pairs, tokenization, unk, form)
+
+
+# --- building our checkpoint ---------------------------------------------------------------
 
 
 def user_checkpoint(
@@ -241,10 +347,12 @@ def user_checkpoint(
     source: str,
     prefix: str | None = None,
     vocab_json: bytes | None = None,
-    tokenization: str = "char",
+    tokenization: str | None = None,
+    max_layers: int | None = None,
 ) -> dict[str, Any]:
-    """One of our checkpoints (kind ``lstm``) built from a user's weights, validated."""
-    found = find_lstms(weights)
+    """One of our checkpoints (kind ``lstm``) built from a user's weights, validated. ``weights``
+    may be meta tensors (shapes only): then everything is checked and nothing is allocated."""
+    found = find_lstms(weights, max_layers)
     if not found:
         others = sorted(
             {
@@ -254,25 +362,36 @@ def user_checkpoint(
                 and (kind := _other_rnn(weights[k], weights.get(k.replace("weight_ih", "weight_hh"))))
             }
         )
-        seen = f" It looks like {', '.join(others)}, which this page does not trace." if others else ""
+        seen = f" It looks like {', '.join(others)}, which this page does not trace yet." if others else ""
         raise UploadError(
-            "no nn.LSTM weights found (looked for keys ending in weight_ih_l0 with 4 gate blocks)."
+            "No nn.LSTM weights were found (keys ending in weight_ih_l0 with 4 gate blocks)."
             + seen
             + " The file holds: "
             + summarize(weights)
+            + ".",
+            code="no-recurrent-layer",
         )
     if prefix is None:
         if len(found) > 1:
             raise UploadError(
-                "several LSTMs found; choose one with 'prefix': " + "; ".join(f.describe() for f in found),
+                "The file holds several LSTMs; choose one with prefix: "
+                + "; ".join(f.describe() for f in found)
+                + ".",
                 choices=[f.prefix.rstrip(".") for f in found],
+                field="prefix",
+                code="ambiguous-prefix",
             )
         lstm = found[0]
     else:
         matches = [f for f in found if f.prefix.rstrip(".") == prefix.rstrip(".")]
         if not matches:
             raise UploadError(
-                f"no LSTM under prefix {prefix!r}; found: " + "; ".join(f.describe() for f in found)
+                f"There is no LSTM under the prefix {_token(prefix)}; the file holds: "
+                + "; ".join(f.describe() for f in found)
+                + ".",
+                choices=[f.prefix.rstrip(".") for f in found],
+                field="prefix",
+                code="unknown-prefix",
             )
         lstm = matches[0]
     p = lstm.prefix
@@ -299,7 +418,8 @@ def user_checkpoint(
     ]
     head = _pick(heads, ("head", "fc", "out", "linear", "decoder", "classifier", "proj"))
 
-    vocab = _vocab_from_json(vocab_json, tokenization) if vocab_json else None
+    spec = parse_vocab(vocab_json) if vocab_json else None
+    vocab: Vocab | None = None
     config: dict[str, Any] = {
         "input_size": lstm.input_size,
         "hidden_size": lstm.hidden_size,
@@ -310,20 +430,16 @@ def user_checkpoint(
     notes = []
     if embed is not None and embed[0].startswith(parent):
         key, table = embed
-        if vocab is not None and len(vocab) != table.shape[0]:
-            raise UploadError(
-                f"vocabulary has {len(vocab)} tokens, but embedding {key} is {_shape(table)} "
-                f"({table.shape[0]} rows)"
-            )
+        if spec is not None:
+            rows = int(table.shape[0])
+            vocab = spec.build(rows, f"the embedding {key} is {_shape(table)}, {rows:,} rows", tokenization)
         config.update(vocab_size=int(table.shape[0]), embedding=True)
         state["embed.weight"] = table.float()
         notes.append(f"embedding {key} {_shape(table)}")
-    elif vocab is not None:
-        if len(vocab) != lstm.input_size:
-            raise UploadError(
-                f"vocabulary has {len(vocab)} tokens, but the LSTM reads {lstm.input_size}-dim inputs and no "
-                "embedding was found; a vocabulary without an embedding needs one-hot inputs of its size"
-            )
+    elif spec is not None:
+        size = lstm.input_size
+        what = f"the LSTM has no embedding and reads one-hot vectors of size {size:,}"
+        vocab = spec.build(size, what, tokenization)
         config.update(one_hot=True)
         notes.append("one-hot inputs")
     if head is not None:
@@ -355,26 +471,147 @@ def user_checkpoint(
     }
 
 
-def entry_for_file(path: Path) -> ModelEntry:
+# --- prices ----------------------------------------------------------------------------------
+
+
+def recurrent_of(config: dict[str, Any]) -> pricing.Recurrent:
+    """The recurrent stack of an upload's config (gate count from its cell kind; LSTM by default)."""
+    return pricing.Recurrent(
+        gates=pricing.GATES.get(str(config.get("mode", "LSTM")), 4),
+        input_size=int(config["input_size"]),
+        hidden_size=int(config["hidden_size"]),
+        num_layers=int(config["num_layers"]),
+        directions=2 if config.get("bidirectional") else 1,
+        proj_size=int(config.get("proj_size", 0) or 0),
+    )
+
+
+def check_price(config: dict[str, Any], settings: Settings) -> int:
+    """Refuse an upload over the limits on layers, hidden size and parameters, or one that could
+    not trace ``Settings.upload_min_trace_steps`` steps within the request budgets; returns the
+    most steps it can trace (≤ ``Settings.max_trace_chars``)."""
+    rnn = recurrent_of(config)
+    if rnn.num_layers > settings.max_upload_layers:
+        limit = settings.max_upload_layers
+        raise UploadError(
+            f"The model has {rnn.num_layers:,} recurrent layers, but the limit is {limit} "
+            "(RLENS_MAX_UPLOAD_LAYERS).",
+            code="model-too-large",
+            params={"layers": rnn.num_layers, "limit": limit},
+        )
+    if rnn.hidden_size > settings.max_upload_hidden:
+        limit = settings.max_upload_hidden
+        raise UploadError(
+            f"The model's hidden size is {rnn.hidden_size:,}, but the limit is {limit:,} "
+            "(RLENS_MAX_UPLOAD_HIDDEN).",
+            code="model-too-large",
+            params={"hidden_size": rnn.hidden_size, "limit": limit},
+        )
+    outputs = int(config.get("output_size") or 0)
+    embedding = int(config.get("vocab_size") or 0) * rnn.input_size if config.get("embedding") else 0
+    head = outputs * (rnn.directions * rnn.output_size + 1)
+    params = rnn.params(bool(config.get("bias", True))) + embedding + head
+    if params > settings.max_upload_params:
+        limit = settings.max_upload_params
+        raise UploadError(
+            f"The model has {params:,} parameters, but the limit is {limit:,} (RLENS_MAX_UPLOAD_PARAMS).",
+            code="model-too-large",
+            params={"params": params, "limit": limit},
+        )
+
+    def price_of(steps: int) -> pricing.Price:
+        return pricing.trace(rnn, steps, outputs, unit=True)
+
+    most = pricing.max_steps(price_of, settings, settings.max_trace_chars)
+    if most < min(settings.upload_min_trace_steps, settings.max_trace_chars):
+        worst = price_of(settings.upload_min_trace_steps)
+        need = settings.upload_min_trace_steps
+        macs_limit = pricing.amount(settings.max_request_macs)
+        floats_limit = pricing.amount(settings.max_response_floats)
+        raise UploadError(
+            f"The model could trace only {most:,} steps within the request budgets (a trace of {need} "
+            f"steps would cost about {pricing.amount(worst.macs)} multiply-adds and return about "
+            f"{pricing.amount(worst.floats)} numbers; the limits are {macs_limit} and {floats_limit}); an "
+            f"upload must trace at least {need} steps (RLENS_UPLOAD_MIN_TRACE_STEPS).",
+            code="over-budget",
+            params={"most": most, "limit": need},
+        )
+    return most
+
+
+@dataclass
+class Prepared:
+    """An upload, read, checked, priced and built: our checkpoint, and what the file held besides."""
+
+    checkpoint: dict[str, Any]
+    max_steps: int
+    skipped: list[str] = field(default_factory=list)
+
+
+def check_filename(filename: str | None, settings: Settings) -> str:
+    """The upload's base name (for its suffix and messages), refused when empty or too long."""
+    base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    if not base:
+        raise UploadError(
+            "file has no file name; send the checkpoint as a file part with its name (for example "
+            "model.safetensors).",
+            code="invalid-file-name",
+        )
+    limit = settings.max_filename_chars
+    if len(base) > limit:
+        raise UploadError(
+            f"file has a name of {len(base):,} characters, but the limit is {limit}.",
+            code="invalid-file-name",
+            params={"length": len(base), "limit": limit},
+        )
+    return base
+
+
+def prepare(
+    data: bytes,
+    filename: str,
+    name: str,
+    settings: Settings,
+    vocab_json: bytes | None = None,
+    tokenization: str | None = None,
+    prefix: str | None = None,
+) -> Prepared:
+    """Measure, inspect, find, price, then load and build (see the module docstring)."""
+    limits = limits_of(settings)
+    try:
+        shape = formats.inspect(data, filename, limits)
+    except formats.FormatError as exc:
+        raise _from_format(exc) from exc
+    kwargs: dict[str, Any] = {"prefix": prefix, "vocab_json": vocab_json, "tokenization": tokenization}
+    planned = user_checkpoint(shape.tensors, name, filename, max_layers=settings.max_upload_layers, **kwargs)
+    most = check_price(planned["config"], settings)
+    try:
+        weights = formats.load(data, filename, limits)
+    except formats.FormatError as exc:
+        raise _from_format(exc) from exc
+    ckpt = user_checkpoint(weights.tensors, name, filename, **kwargs)
+    return Prepared(ckpt, most, shape.skipped)
+
+
+def entry_for_file(path: Path, settings: Settings | None = None) -> ModelEntry:
     """`serve --model FILE`: one of our checkpoints, or a user's own weights (vocabulary from
-    FILE's stem + ``.vocab.json`` when that file exists)."""
+    FILE's stem + ``.vocab.json`` when that file exists), measured and priced like an upload."""
     if not path.is_file():
         return load_entry(path)  # the "file not found" reason
     if path.suffix.lower() != ".safetensors":
         try:
-            head = torch.load(path, map_location="cpu", weights_only=True)
+            head = torch.load(path, map_location="meta", weights_only=True)
         except Exception:
             head = None
         if isinstance(head, dict) and "format_version" in head:
             return load_entry(path)
     try:
-        weights = read_weights(path.read_bytes(), path.name)
         vocab_path = path.with_name(path.stem + ".vocab.json")
         vocab = vocab_path.read_bytes() if vocab_path.is_file() else None
-        ckpt = user_checkpoint(weights, path.stem, path.name, vocab_json=vocab)
+        prepared = prepare(path.read_bytes(), path.name, path.stem, settings or get_settings(), vocab)
     except (UploadError, OSError) as exc:
         return ModelEntry(name=path.stem, path=path, reason=f"{path.name}: {exc}")
-    return entry_from_checkpoint(ckpt, path)
+    return entry_from_checkpoint(prepared.checkpoint, path)
 
 
 # --- the upload store ------------------------------------------------------------------------
@@ -404,7 +641,7 @@ class UploadStore:
     def put(self, checkpoint: dict[str, Any]) -> Path:
         path = self.path_for(checkpoint["name"])
         if path is None:
-            raise UploadError("internal: not an upload name")
+            raise ValueError(f"not an upload name: {checkpoint['name']!r}")
         self.directory.mkdir(parents=True, exist_ok=True)
         if not path.exists():
             save(checkpoint, path)
