@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import runtime
-from app.api import errors
+from app.api import errors, limits
 from app.api.cache import ResponseCache
 from app.api.encoding import FastJSONResponse, dumps
 from app.api.routes import birnn, decode, forcing, gradients, health, lstm, models, rnn, seq2seq, skipthought
@@ -42,11 +42,12 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
 ]
-MAX_JSON_BODY = 8 * 2**20  # bodies beyond this get 413 before they are read
 
 
 class EdgeMiddleware:
-    """Pure ASGI (cheap per request): security headers on every response, and a body-size cap."""
+    """Pure ASGI (cheap per request): security headers on every response, a body-size cap, and a
+    last line of defence: a fault no handler caught becomes a JSON 500 with the same headers (and
+    the traceback in the log), never a bare text page."""
 
     def __init__(self, app: ASGIApp, max_body: int, max_upload: int) -> None:
         self.app = app
@@ -64,22 +65,49 @@ class EdgeMiddleware:
                     length = int(value)
                 except ValueError:
                     length = -1
-                if length < 0 or length > limit:
-                    body = dumps(
-                        {"message": f"request body is {value.decode()} bytes, but the limit is {limit}"}
-                    )
-                    response = Response(body, status_code=413, media_type="application/json")
-                    await self._with_headers(response, scope, receive, send)
+                if length < 0:
+                    message = "The request's Content-Length header is not a number of bytes."
+                    await self._refuse(400, message, "invalid-body", {}, scope, receive, send)
+                    return
+                if length > limit:
+                    message = f"The request body is {length:,} bytes, but the limit is {limit:,} bytes."
+                    params = {"size": length, "limit": limit}
+                    await self._refuse(413, message, "body-too-large", params, scope, receive, send)
                     return
                 break
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message.setdefault("headers", [])
                 message["headers"] = list(message["headers"]) + SECURITY_HEADERS
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            message = "The server failed on this request; the error was logged."
+            await self._refuse(500, message, "internal-error", {}, scope, receive, send)
+
+    async def _refuse(
+        self,
+        status: int,
+        message: str,
+        code: str,
+        params: Mapping[str, object],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        body = dumps(errors.error_body(message, code, dict(params)))
+        response = Response(body, status_code=status, media_type="application/json")
+        await self._with_headers(response, scope, receive, send)
 
     async def _with_headers(self, response: Response, scope: Scope, receive: Receive, send: Send) -> None:
         response.raw_headers.extend(SECURITY_HEADERS)
@@ -130,8 +158,10 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.state.uploads = UploadStore(settings.upload_dir, settings.upload_budget_bytes)
     app.state.response_cache = ResponseCache(settings.response_cache_bytes)
     errors.install(app)
+    limits.with_limits(app, settings)
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes, compresslevel=5)
-    app.add_middleware(EdgeMiddleware, max_body=MAX_JSON_BODY, max_upload=settings.max_upload_bytes + 2**20)
+    upload_body = settings.max_upload_bytes + settings.max_vocab_bytes + 2**20  # file, vocabulary, form
+    app.add_middleware(EdgeMiddleware, max_body=settings.max_body_bytes, max_upload=upload_body)
     app.mount("/static", CachedStatic(directory=STATIC_DIR), name="static")
     # lesson-path order
     for topic in (health, models, rnn, gradients, lstm, birnn, seq2seq, forcing, decode, skipthought):

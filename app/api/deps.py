@@ -34,15 +34,30 @@ def require_model(registry: Registry, name: str, kinds: Iterable[str]) -> ModelE
     entry = registry.get(name)
     if entry is None:
         choices = ", ".join(registry.names(kinds)) or "none are loaded"
-        raise ApiError(404, f"unknown model {name!r}; models for this page: {choices}", "model")
+        raise ApiError(
+            404,
+            f"There is no model {name!r}; the models for this page are: {choices}.",
+            "model",
+            code="unknown-model",
+            params={"model": name, "choices": choices},
+        )
     if not entry.available or entry.net is None:
-        raise ApiError(409, f"model {name!r} is unavailable: {entry.reason}", "model")
+        reason = (entry.reason or "it could not be loaded").rstrip(".")
+        raise ApiError(
+            409,
+            f"Model {name!r} is unavailable: {reason}.",
+            "model",
+            code="model-unavailable",
+            params={"model": name, "reason": reason},
+        )
     if entry.kind not in kinds:
         choices = ", ".join(registry.names(kinds)) or "none are loaded"
         raise ApiError(
             422,
-            f"model {name!r} is a {entry.kind} model; this route needs one of: {choices}",
+            f"Model {name!r} is a {entry.kind} model; this route needs one of: {choices}.",
             "model",
+            code="wrong-model-kind",
+            params={"model": name, "kind": entry.kind, "choices": choices},
         )
     return entry
 
@@ -50,6 +65,24 @@ def require_model(registry: Registry, name: str, kinds: Iterable[str]) -> ModelE
 def check_length(value: Sized, limit: int, field: str, unit: str = "characters") -> None:
     """422 naming both sizes when ``value`` is empty or longer than ``limit``."""
     if len(value) == 0:
-        raise ApiError(422, f"{field}: must not be empty", field)
+        raise ApiError(422, f"{field} must not be empty.", field, code="empty")
     if len(value) > limit:
-        raise ApiError(422, f"{field}: {len(value)} {unit}, but the limit is {limit}", field)
+        raise ApiError(
+            422,
+            f"{field} is {len(value)} {unit} long, but the limit is {limit}.",
+            field,
+            code="too-long",
+            params={"length": len(value), "limit": limit, "unit": unit},
+        )
+
+
+def check_at_most(value: int, limit: int, field: str) -> None:
+    """422 naming both numbers when ``value`` is above ``limit`` (a limit from Settings)."""
+    if value > limit:
+        raise ApiError(
+            422,
+            f"{field} must be at most {limit}; got {value}.",
+            field,
+            code="out-of-range",
+            params={"limit": limit, "got": value},
+        )

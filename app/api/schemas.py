@@ -4,18 +4,62 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from app.api.errors import CODES
+
+
+def unencodable(text: str) -> int | None:
+    """The index of the first character of ``text`` that UTF-8 cannot encode (a lone surrogate,
+    which JSON's ``"\\ud800"`` escape can produce), or None when it all encodes."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
 
 
 class Strict(BaseModel):
     """Request bodies: unknown fields are an error, and values are not coerced ("3" is not 3, 0 is
-    not false), so typos and type mistakes never pass silently."""
+    not false), so typos and type mistakes never pass silently. Every string (and string in a
+    list) must be encodable as UTF-8: a lone surrogate is refused here, once for every route,
+    before it can reach a cache key, a vocabulary or the JSON encoder."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _utf8(cls, value: Any, info: ValidationInfo) -> Any:
+        texts = [value] if isinstance(value, str) else value if isinstance(value, list) else ()
+        for k, text in enumerate(texts):
+            if not isinstance(text, str):
+                break
+            at = unencodable(text)
+            if at is not None:
+                where = info.field_name if isinstance(value, str) else f"{info.field_name}[{k}]"
+                raise PydanticCustomError(
+                    "unencodable_text",
+                    "{where} has a lone surrogate (U+{codepoint}) at character {index}, which is not "
+                    "Unicode text and cannot be encoded as UTF-8.",
+                    {"where": where, "codepoint": f"{ord(text[at]):04X}", "index": at},
+                )
+        return value
+
 
 class ErrorBody(BaseModel):
-    message: str = Field(description="What was wrong, naming the field and the limit.")
+    message: str = Field(description="What was wrong, in complete sentences naming the field and the limit.")
+    code: str = Field(
+        description="Stable machine code of the kind of error (translate or act on this, not on the "
+        "message): " + "; ".join(f"`{code}`: {meaning}" for code, meaning in CODES.items()),
+        examples=["too-long"],
+    )
+    params: dict[str, Any] = Field(
+        description='The named values the message mentions, e.g. {"field": "text", "length": '
+        '2001, "limit": 2000}.',
+    )
     field: str | None = Field(default=None, description="The request field at fault, if any.")
     detail: list[dict[str, Any]] | None = Field(default=None, description="Validation details.")
     choices: list[str] | None = Field(default=None, description="Options to choose from, when relevant.")
@@ -50,11 +94,16 @@ class ModelList(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "A body that cannot be parsed at all (not UTF-8 JSON)."},
+    400: {
+        "model": ErrorBody,
+        "description": "A body that cannot be parsed at all (not UTF-8, or JSON nested too deeply).",
+    },
     404: {"model": ErrorBody, "description": "Unknown model."},
     409: {"model": ErrorBody, "description": "Model present but unavailable; the reason is given."},
+    413: {"model": ErrorBody, "description": "A body larger than the server accepts."},
     422: {
         "model": ErrorBody,
-        "description": "Invalid input; the message names the field and limit.",
+        "description": "Invalid input, or a request priced over the budgets (code `over-budget`); "
+        "the message names the field and the limit.",
     },
 }

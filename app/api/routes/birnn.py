@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from app.api import pricing
 from app.api.cache import cached_json
 from app.api.deps import RegistryDep, SettingsDep, check_length, require_model
 from app.api.encoding import full_precision, round_sig
@@ -135,7 +136,7 @@ def _companion(
         try:
             entry = require_model(registry, name, CLOZE_KINDS)
         except ApiError as exc:
-            exc.field = field
+            exc.field = exc.params["field"] = field
             raise
     problem = None
     if _cloze_net(entry).direction != direction:
@@ -145,7 +146,7 @@ def _companion(
     if problem is None:
         return entry
     if explicit:
-        raise ApiError(422, f"{field}: {problem}", field)
+        raise ApiError(422, f"{field}: {problem}.", field, code="wrong-model-kind", params={"model": name})
     notes.append(f"{direction}-only prediction missing: {problem}")
     return None
 
@@ -197,19 +198,23 @@ def _cloze(body: ClozeRequest, registry: RegistryDep, settings: SettingsDep) -> 
         )
         raise ApiError(
             422,
-            f"model {body.model!r} reads {READS[net.direction]}; "
-            f"this route needs a bidirectional model: {choices}",
+            f"Model {body.model!r} reads {READS[net.direction]}; "
+            f"this route needs a bidirectional model: {choices}.",
             "model",
+            code="wrong-model-kind",
+            params={"model": body.model, "choices": choices},
         )
-    check_length(body.text, settings.max_trace_chars, "text")
+    check_length(body.text, settings.max_cloze_chars, "text")
     vocab = _vocab(entry)
     try:
         enc: ClozeInput = encode_cloze(vocab, body.text)
     except BlankError as exc:
-        raise ApiError(422, f"text: {exc}", "text") from exc
+        raise ApiError(422, f"text: {str(exc).rstrip('.')}.", "text", code="invalid-value") from exc
     notes: list[str] = []
     fwd_entry = _companion(registry, body.forward_model, "forward", vocab, "forward_model", notes)
     bwd_entry = _companion(registry, body.backward_model, "backward", vocab, "backward_model", notes)
+    nets = [net] + [_cloze_net(e) for e in (fwd_entry, bwd_entry) if e is not None]
+    pricing.charge(pricing.cloze(nets, len(enc.ids)), settings, "text", full_precision=body.full_precision)
     digits = None if body.full_precision else settings.float_digits
 
     def num(x: Any) -> np.ndarray:

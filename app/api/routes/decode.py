@@ -11,8 +11,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from app.api import pricing
 from app.api.cache import cached_json
-from app.api.deps import RegistryDep, SettingsDep, check_length, require_model
+from app.api.deps import RegistryDep, SettingsDep, check_at_most, check_length, require_model
 from app.api.encoding import full_precision, round_sig
 from app.api.errors import ApiError
 from app.api.routes.seq2seq import SEQ2SEQ_KINDS, SnapshotInfo, pick_net, vocabs
@@ -226,23 +227,27 @@ def _beam(body: BeamRequest, registry: RegistryDep, settings: SettingsDep) -> di
     entry = require_model(registry, body.model, SEQ2SEQ_KINDS)
     check_length(body.text, settings.max_seq2seq_chars, "text")
     k = body.beam_width
-    if k > settings.max_beam_width:
-        raise ApiError(422, f"beam_width: {k}, but the limit is {settings.max_beam_width}", "beam_width")
+    check_at_most(k, settings.max_beam_width, "beam_width")
     max_length = settings.max_decode_length if body.max_length is None else body.max_length
-    if max_length > settings.max_decode_length:
-        raise ApiError(
-            422, f"max_length: {max_length}, but the limit is {settings.max_decode_length}", "max_length"
-        )
+    check_at_most(max_length, settings.max_decode_length, "max_length")
+    if body.n_best is not None:
+        check_at_most(body.n_best, settings.max_beam_width, "n_best")
     n_best = k if body.n_best is None else body.n_best
     if n_best > k:
         raise ApiError(
-            422, f"n_best: {n_best}, but beam_width is {k} (n_best must be 1..beam_width)", "n_best"
+            422,
+            f"n_best is {n_best}, but beam_width is {k} (n_best must be 1 to beam_width).",
+            "n_best",
+            code="invalid-value",
+            params={"got": n_best, "limit": k},
         )
     net, snapshot_step = pick_net(entry, body.snapshot)
     source, target = vocabs(entry)
     enc = source.encode(body.text)
     if not enc.ids:
-        raise ApiError(422, "text: has no tokens (only spaces?)", "text")
+        raise ApiError(422, "text has no tokens (only spaces?).", "text", code="empty")
+    price = pricing.beam(net, len(enc.ids), k, max_length, len(target))
+    pricing.charge(price, settings, "text", full_precision=body.full_precision)
     digits = None if body.full_precision else settings.float_digits
     alpha = body.length_penalty
 

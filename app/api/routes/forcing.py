@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from app.api import pricing
 from app.api.cache import cached_json
 from app.api.deps import RegistryDep, SettingsDep, check_length, require_model
 from app.api.encoding import full_precision, round_sig
@@ -133,9 +134,11 @@ def gold_target(body: ForcingRequest, entry: ModelEntry, target: Vocab, limit: i
     else:
         raise ApiError(
             422,
-            f"target: model {entry.name!r} is a {entry.task} model, not a copy model; give the correct "
-            "output as target (only a copy model's label is its input)",
+            f"target is required: model {entry.name!r} is a {entry.task} model, not a copy model; give "
+            "the correct output as target (only a copy model's label is its input).",
             "target",
+            code="missing",
+            params={"model": entry.name},
         )
     enc = target.encode(text)
     if enc.unknown:
@@ -146,16 +149,20 @@ def gold_target(body: ForcingRequest, entry: ModelEntry, target: Vocab, limit: i
         raise ApiError(
             422,
             f"{what} has characters model {entry.name!r} cannot write: {_quote(bad)} "
-            f"(it writes: {_symbols_text(target)})",
+            f"(it writes: {_symbols_text(target)}).",
             field,
+            code="invalid-value",
+            params={"model": entry.name},
         )
     if len(enc.ids) + 1 > limit:
         what = "target" if origin == "request" else "text (the copy's label)"
         raise ApiError(
             422,
-            f"{what}: {len(enc.ids)} characters, but the limit is {limit - 1} "
-            f"(at most {limit} decoding steps, <eos> included)",
+            f"{what} is {len(enc.ids)} tokens long, but the limit is {limit - 1} "
+            f"(at most {limit} decoding steps, <eos> included).",
             field,
+            code="too-many-steps",
+            params={"length": len(enc.ids), "limit": limit - 1},
         )
     return enc.ids, origin
 
@@ -168,9 +175,11 @@ def inject_token(body: ForcingRequest, entry: ModelEntry, target: Vocab) -> tupl
     if token not in allowed:
         raise ApiError(
             422,
-            f"inject.token: {token!r} is not a token model {entry.name!r} can write "
-            f"(choose one of: {' '.join(allowed)})",
+            f"inject.token {token!r} is not a token model {entry.name!r} can write "
+            f"(choose one of: {' '.join(allowed)}).",
             "inject.token",
+            code="invalid-value",
+            params={"got": token, "choices": allowed},
         )
     return body.inject.step, target.id(token)
 
@@ -228,11 +237,22 @@ def _forcing(body: ForcingRequest, registry: RegistryDep, settings: SettingsDep)
         check_length(body.target, settings.max_seq2seq_chars, "target")
     source, target = vocabs(entry)
     limit = settings.max_decode_length
+    if body.inject is not None and body.inject.step >= limit:
+        raise ApiError(
+            422,
+            f"inject.step must be at most {limit - 1}; got {body.inject.step}.",
+            "inject.step",
+            code="out-of-range",
+            params={"limit": limit - 1, "got": body.inject.step},
+        )
     gold_ids, origin = gold_target(body, entry, target, limit)
     injected = inject_token(body, entry, target)
     net: Any = entry.net
     assert isinstance(net, Seq2Seq)
     enc = source.encode(body.text)
+    pricing.charge(
+        pricing.forcing(net, len(enc.ids), limit), settings, "text", full_precision=body.full_precision
+    )
     eos = target.special_id("eos")
     gold = torch.tensor([*gold_ids, eos])  # (L+1,) y_1..y_L, eos
     target_in = torch.tensor([[target.special_id("bos"), *gold_ids]])  # (1, L+1)
@@ -245,9 +265,11 @@ def _forcing(body: ForcingRequest, registry: RegistryDep, settings: SettingsDep)
         why = "it wrote <eos> there" if free.finished else f"the limit is {limit} steps"
         raise ApiError(
             422,
-            f"inject.step: {injected[0]}, but the free-running lane ends at step {end} ({why}); "
-            f"choose a step from 0 to {end}",
+            f"inject.step is {injected[0]}, but the free-running lane ends at step {end} ({why}); "
+            f"choose a step from 0 to {end}.",
             "inject.step",
+            code="invalid-value",
+            params={"got": injected[0], "limit": end},
         )
     digits = None if body.full_precision else settings.float_digits
     teacher_predicted = teacher.logits[0].argmax(-1).tolist()

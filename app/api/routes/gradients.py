@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from app.api import pricing
 from app.api.cache import cached_json
 from app.api.deps import RegistryDep, SettingsDep, check_length, require_model
 from app.api.errors import ApiError
@@ -93,13 +94,19 @@ def _gradients(body: GradientRequest, registry: RegistryDep, settings: SettingsD
     check_length(body.sequence, settings.max_gradient_chars, "sequence")
     problem = recall.check(body.sequence)
     if problem:
-        raise ApiError(422, f"sequence: {problem}", "sequence")
+        raise ApiError(422, f"sequence: {problem}.", "sequence", code="invalid-value")
     net = net_for_delay(entry, body.delay, WEIGHTS[body.weights])
     vocab: Vocab = entry.extras.setdefault("vocab", Vocab.from_dict(entry.checkpoint["vocab"]))
     classes = list(entry.checkpoint.get("classes") or recall.SYMBOLS)
     enc = vocab.encode(body.sequence)
     if enc.unknown or body.sequence[0] not in classes:
-        raise ApiError(422, f"sequence: {entry.name} does not know every character of it", "sequence")
+        raise ApiError(
+            422,
+            f"sequence: {entry.name} does not know every character of it.",
+            "sequence",
+            code="invalid-value",
+        )
+    pricing.charge(pricing.gradients(net, len(enc.ids)), settings, "sequence")
     flow = net.gradient_flow(torch.tensor(enc.ids), classes.index(body.sequence[0]))
     digits = None if body.full_precision else settings.float_digits
     accuracy = None

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from app.api import pricing
 from app.api.cache import cached_json
 from app.api.deps import RegistryDep, SettingsDep, check_length, require_model
 from app.api.encoding import full_precision, round_sig
@@ -140,14 +141,8 @@ def serialize_trace(
         for k, (li, di, _) in enumerate(pairs)
     ]
     detail = None
-    if layer >= len(tr.layers):
-        raise ApiError(422, f"layer: {layer}, but this model has {len(tr.layers)} layer(s)", "layer")
-    if direction >= len(tr.layers[layer]):
-        raise ApiError(422, "direction: 1 (backward), but this model is not bidirectional", "direction")
+    check_selection(lstm, unit, layer, direction)
     if unit is not None:
-        if unit >= lstm.hidden_size:
-            size = lstm.hidden_size
-            raise ApiError(422, f"unit: {unit}, but hidden size is {size} (units 0..{size - 1})", "unit")
         raw = _unit_detail(lstm, tr, layer, direction, unit)
         detail = {
             "layer": layer,
@@ -161,6 +156,51 @@ def serialize_trace(
             "c0": raw["c0"],
         }
     return {"layers": layers, "detail": detail}
+
+
+def check_selection(lstm: torch.nn.LSTM, unit: int | None, layer: int, direction: int) -> None:
+    """422 (``not-in-model``) for a unit, layer or direction this model does not have."""
+    layers = lstm.num_layers
+    if layer >= layers:
+        raise ApiError(
+            422,
+            f"layer is {layer}, but this model has {layers} layer(s) (layers 0 to {layers - 1}).",
+            "layer",
+            code="not-in-model",
+            params={"got": layer, "limit": layers - 1},
+        )
+    if direction >= (2 if lstm.bidirectional else 1):
+        raise ApiError(
+            422,
+            "direction is 1 (backward), but this model is not bidirectional.",
+            "direction",
+            code="not-in-model",
+            params={"got": direction, "limit": 0},
+        )
+    if unit is not None and unit >= lstm.hidden_size:
+        size = lstm.hidden_size
+        raise ApiError(
+            422,
+            f"unit is {unit}, but the hidden size is {size} (units 0 to {size - 1}).",
+            "unit",
+            code="not-in-model",
+            params={"got": unit, "limit": size - 1},
+        )
+
+
+def charge_trace(net: Any, steps: int, body: TraceRequest, settings: Settings, field: str) -> None:
+    """Price the trace of ``steps`` steps before it runs (``app.api.pricing``); 422 over budget."""
+    rnn = pricing.Recurrent.of(net.lstm)
+    head = getattr(net, "head", None)
+    outputs = head.out_features if head is not None else 0
+
+    def price_of(t: int) -> pricing.Price:
+        return pricing.trace(rnn, t, outputs, body.unit is not None)
+
+    price = price_of(steps)
+    if not pricing.fits(price, settings, body.full_precision):
+        most = pricing.max_steps(price_of, settings, settings.max_trace_chars, body.full_precision)
+        pricing.charge(price, settings, field, full_precision=body.full_precision, most=most)
 
 
 def top_k(
@@ -178,13 +218,17 @@ def top_k(
 
 
 def _encode_inputs(
-    body: TraceRequest, net: Any, vocab: Vocab | None, limit: int
+    body: TraceRequest, net: Any, vocab: Vocab | None, settings: Settings
 ) -> tuple[list[str], list[int], Any]:
-    """(tokens, unknown, trace-and-logits) for a text or for numeric input vectors."""
+    """(tokens, unknown, trace-and-logits) for a text or for numeric input vectors, priced first."""
+    limit = settings.max_trace_chars
     if body.text is None and body.inputs is None:
-        raise ApiError(422, "text: this field is required (or send inputs, a list of input vectors)", "text")
+        raise ApiError(
+            422, "text is required (or send inputs, a list of input vectors).", "text", code="missing"
+        )
     if body.text is not None and body.inputs is not None:
-        raise ApiError(422, "send text or inputs, not both", "inputs")
+        raise ApiError(422, "Send text or inputs, not both.", "inputs", code="invalid-value")
+    check_selection(net.lstm, body.unit, body.layer, body.direction)
     if body.inputs is not None:
         rows = body.inputs
         check_length(rows, limit, "inputs", unit="steps")
@@ -193,27 +237,38 @@ def _encode_inputs(
         if bad is not None:
             raise ApiError(
                 422,
-                f"inputs: row {bad} has {len(rows[bad])} numbers, but this LSTM's input size is {size}",
+                f"inputs: row {bad} has {len(rows[bad])} numbers, but this LSTM's input size is {size}.",
                 "inputs",
+                code="invalid-value",
+                params={"row": bad, "length": len(rows[bad]), "limit": size},
             )
-        x = torch.tensor(rows, dtype=torch.float32)
-        if not torch.isfinite(x).all():
-            raise ApiError(422, "inputs: every number must be finite (no NaN or infinity)", "inputs")
         trace_inputs = getattr(net, "trace_inputs", None)
         if trace_inputs is None:
-            raise ApiError(422, "inputs: this model reads text; send text instead", "inputs")
+            raise ApiError(422, "inputs: this model reads text; send text instead.", "inputs")
+        charge_trace(net, len(rows), body, settings, "inputs")
+        x = torch.tensor(rows, dtype=torch.float32)
+        if not torch.isfinite(x).all():
+            raise ApiError(422, "inputs: every number must be finite (no NaN or infinity).", "inputs")
         return [str(t) for t in range(len(rows))], [], trace_inputs(x)
     text = body.text or ""
     check_length(text, limit, "text")
     if vocab is None or not len(vocab) or not getattr(net, "reads_tokens", True):
         raise ApiError(
             422,
-            "text: this model reads vectors, not text; send numeric inputs or upload a vocabulary",
+            "text: this model reads vectors, not text; send numeric inputs or upload a vocabulary.",
             "text",
         )
     enc = vocab.encode(text)
+    if not enc.ids:
+        raise ApiError(422, "text has no tokens (only spaces?).", "text", code="empty")
+    charge_trace(net, len(enc.ids), body, settings, "text")
     ids = torch.tensor(enc.ids)
     if isinstance(net, UserLSTM):
+        embed = net.embed
+        if embed is not None and embed.num_embeddings > len(enc.ids):
+            # A lookup table of layer 0's input projection costs V·I·4H, the direct projection
+            # T·I·4H: use the table only when the vocabulary is smaller than the text.
+            return enc.tokens, enc.unknown, net.trace_inputs(net.inputs_for(ids, enc.unknown))
         return enc.tokens, enc.unknown, net.trace(ids, enc.unknown)
     return enc.tokens, enc.unknown, net.trace(ids)
 
@@ -247,7 +302,7 @@ def _trace(body: TraceRequest, entry: ModelEntry, settings: Settings) -> dict[st
         vocab = Vocab.from_dict(raw) if raw.get("tokens") else None
         entry.extras["vocab"] = vocab
     net: Any = entry.net
-    tokens, unknown, (tr, logits) = _encode_inputs(body, net, vocab, settings.max_trace_chars)
+    tokens, unknown, (tr, logits) = _encode_inputs(body, net, vocab, settings)
     digits = None if body.full_precision else settings.float_digits
     top_next = None
     if logits is not None:

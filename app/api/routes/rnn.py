@@ -10,10 +10,12 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from app.api import pricing
 from app.api.cache import cached_json
 from app.api.deps import RegistryDep, SettingsDep, check_length, require_model
 from app.api.encoding import full_precision, round_sig
 from app.api.errors import ApiError
+from app.api.limits import MAX_TOKEN_CHARS
 from app.api.schemas import ERRORS, Strict
 from app.checkpoints import CheckpointError, ModelEntry
 from app.tasks.vocab import Vocab
@@ -21,7 +23,6 @@ from app.tasks.vocab import Vocab
 router = APIRouter(prefix="/api/rnn", tags=["rnn"])
 
 RNN_KINDS = ("recall-rnn",)
-MAX_TOKEN_CHARS = 32
 
 
 class TraceRequest(Strict):
@@ -102,19 +103,43 @@ def net_for_delay(entry: ModelEntry, delay: int | None, weights: str = "state_di
     delays = variant_delays(entry)
     if delay not in delays:
         have = ", ".join(map(str, delays)) if delays else "none (it has one set of weights)"
-        raise ApiError(422, f"delay: {delay}, but {entry.name} was trained at delays T = {have}", "delay")
+        raise ApiError(
+            422,
+            f"delay is {delay}, but {entry.name} was trained at delays T = {have}.",
+            "delay",
+            code="not-in-model",
+            params={"got": delay, "choices": delays},
+        )
     try:
         return entry.variant_net(str(delay), weights)
     except KeyError as exc:
-        raise ApiError(409, f"model {entry.name!r} has no {weights} for delay {delay}", "delay") from exc
+        raise ApiError(
+            409,
+            f"Model {entry.name!r} has no {weights} for delay {delay}.",
+            "delay",
+            code="model-unavailable",
+            params={"model": entry.name, "delay": delay},
+        ) from exc
     except CheckpointError as exc:
-        raise ApiError(409, f"model {entry.name!r}, delay {delay}: {exc}", "delay") from exc
+        reason = str(exc).rstrip(".")
+        raise ApiError(
+            409,
+            f"Model {entry.name!r}, delay {delay}, is unavailable: {reason}.",
+            "delay",
+            code="model-unavailable",
+            params={"model": entry.name, "delay": delay, "reason": reason},
+        ) from exc
 
 
 def encode_input(vocab: Vocab, text: str | None, tokens: list[str] | None, limit: int) -> Any:
     """Encode ``text`` or ``tokens`` (exactly one), after the length limits."""
     if (text is None) == (tokens is None):
-        raise ApiError(422, "give the input as text or as tokens (exactly one of them)", "text")
+        raise ApiError(
+            422,
+            "Give the input as text or as tokens (exactly one of them).",
+            "text",
+            code="missing" if text is None else "invalid-value",
+        )
     if text is not None:
         check_length(text, limit, "text")
         return vocab.encode(text)
@@ -124,7 +149,11 @@ def encode_input(vocab: Vocab, text: str | None, tokens: list[str] | None, limit
     for i, tok in enumerate(tokens):
         if not 1 <= len(tok) <= MAX_TOKEN_CHARS:
             raise ApiError(
-                422, f"tokens[{i}]: {len(tok)} characters, but a token has 1 to {MAX_TOKEN_CHARS}", "tokens"
+                422,
+                f"tokens[{i}] is {len(tok)} characters long, but a token has 1 to {MAX_TOKEN_CHARS}.",
+                "tokens",
+                code="empty" if not tok else "too-long",
+                params={"index": i, "length": len(tok), "limit": MAX_TOKEN_CHARS},
             )
     return vocab.encode(tokens)
 
@@ -144,11 +173,17 @@ def _trace(body: TraceRequest, registry: RegistryDep, settings: SettingsDep) -> 
     net = net_for_delay(entry, body.delay)
     rnn = net.rnn
     if body.unit is not None and body.unit >= rnn.hidden_size:
+        size = rnn.hidden_size
         raise ApiError(
             422,
-            f"unit: {body.unit}, but hidden size is {rnn.hidden_size} (units 0..{rnn.hidden_size - 1})",
+            f"unit is {body.unit}, but the hidden size is {size} (units 0 to {size - 1}).",
             "unit",
+            code="not-in-model",
+            params={"got": body.unit, "limit": size - 1},
         )
+    field = "text" if body.text is not None else "tokens"
+    price = pricing.rnn_trace(net, len(enc.ids), len(vocab), net.head.out_features)
+    pricing.charge(price, settings, field, full_precision=body.full_precision)
     ids = torch.tensor(enc.ids)
     tr, logits = net.trace(ids)
     activation = torch.tanh if rnn.nonlinearity == "tanh" else torch.relu

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from app.api import pricing
 from app.api.cache import cached_json
-from app.api.deps import RegistryDep, SettingsDep, check_length, require_model
+from app.api.deps import RegistryDep, SettingsDep, check_at_most, check_length, require_model
 from app.api.encoding import full_precision, round_sig
 from app.api.errors import ApiError
 from app.api.routes.lstm import top_k
@@ -139,11 +140,21 @@ def pick_net(entry: ModelEntry, snapshot: int | None) -> tuple[Seq2Seq, int | No
         return net, None
     if not snaps:
         raise ApiError(
-            422, f"snapshot: {snapshot}, but model {entry.name!r} has no training snapshots", "snapshot"
+            422,
+            f"snapshot is {snapshot}, but model {entry.name!r} has no training snapshots.",
+            "snapshot",
+            code="not-in-model",
+            params={"got": snapshot, "limit": None},
         )
     if snapshot >= len(snaps):
-        count = f"{len(snaps)} snapshots (0..{len(snaps) - 1})"
-        raise ApiError(422, f"snapshot: {snapshot}, but model {entry.name!r} has {count}", "snapshot")
+        count = f"{len(snaps)} snapshots (0 to {len(snaps) - 1})"
+        raise ApiError(
+            422,
+            f"snapshot is {snapshot}, but model {entry.name!r} has {count}.",
+            "snapshot",
+            code="not-in-model",
+            params={"got": snapshot, "limit": len(snaps) - 1},
+        )
     snap_net: Any = entry.snapshot_net(snapshot)
     return snap_net, int(snaps[snapshot]["step"])
 
@@ -165,20 +176,23 @@ def _translate(body: TranslateRequest, registry: RegistryDep, settings: Settings
     entry = require_model(registry, body.model, SEQ2SEQ_KINDS)
     check_length(body.text, settings.max_seq2seq_chars, "text")
     hard = body.attention_mode == "hard"
-    if body.samples > settings.max_hard_samples:  # checked in soft mode too: a silly value is an error
-        raise ApiError(
-            422, f"samples: {body.samples}, but the limit is {settings.max_hard_samples}", "samples"
-        )
+    check_at_most(body.samples, settings.max_hard_samples, "samples")  # in soft mode too
     net, step = pick_net(entry, body.snapshot)
     if hard and not net.attention:
         raise ApiError(
             422,
-            f"attention_mode: 'hard' samples positions from α, but model {entry.name!r} has no attention",
+            f"attention_mode 'hard' samples positions from α, but model {entry.name!r} has no attention.",
             "attention_mode",
+            code="invalid-value",
+            params={"model": entry.name},
         )
     source, target = vocabs(entry)
     enc = source.encode(body.text)
+    if not enc.ids:
+        raise ApiError(422, "text has no tokens (only spaces?).", "text", code="empty")
     max_len = settings.max_decode_length
+    price = pricing.translate(net, len(enc.ids), max_len, body.samples if hard else 0)
+    pricing.charge(price, settings, "text", full_precision=body.full_precision)
     trace = trace_translation(
         net, torch.tensor(enc.ids), max_len, samples=body.samples if hard else 0, seed=body.seed
     )

@@ -14,8 +14,9 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from app.api import pricing
 from app.api.cache import cached_json
-from app.api.deps import RegistryDep, SettingsDep, check_length, require_model
+from app.api.deps import RegistryDep, SettingsDep, check_at_most, check_length, require_model
 from app.api.encoding import FastJSONResponse, full_precision, round_sig
 from app.api.errors import ApiError
 from app.api.schemas import ERRORS, Strict
@@ -171,7 +172,13 @@ def build_index(entry: ModelEntry) -> Index:
     corpus = ckpt.get("corpus")
     pca = ckpt.get("pca")
     if not isinstance(corpus, dict) or not isinstance(pca, dict):
-        raise ApiError(409, f"model {entry.name!r} has no stored training sentences or PCA", "model")
+        raise ApiError(
+            409,
+            f"Model {entry.name!r} has no stored training sentences or PCA.",
+            "model",
+            code="model-unavailable",
+            params={"model": entry.name},
+        )
     ids = corpus["ids"].long()
     offsets = corpus["offsets"].long().tolist()
     rows = [ids[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
@@ -233,13 +240,15 @@ def _neighbours(body: NeighboursRequest, registry: RegistryDep, settings: Settin
     check_length(body.text, settings.max_sentence_chars, "text")
     words = stories.tokenize(body.text)
     check_length(words, settings.max_sentence_words, "text", unit="words")
-    if body.beam_width > settings.max_beam_width:
-        raise ApiError(
-            422, f"beam_width: {body.beam_width}, but the limit is {settings.max_beam_width}", "beam_width"
-        )
+    check_at_most(body.beam_width, settings.max_beam_width, "beam_width")
     index = index_of(entry)
     net: Any = entry.net
     enc = index.vocab.encode(words)
+    # Decoders never saw a sentence longer than the longest training sentence; a beam that has not
+    # ended by twice that length is rambling (beam search runs until every kept beam has ended).
+    max_length = min(settings.max_decode_length, 2 * index.longest + 2)
+    price = pricing.skipthought(net, len(enc.ids), body.beam_width, max_length, len(index.texts))
+    pricing.charge(price, settings, "text", full_precision=body.full_precision)
     digits = None if body.full_precision else settings.float_digits
 
     def num(x: Any) -> np.ndarray:
@@ -248,9 +257,6 @@ def _neighbours(body: NeighboursRequest, registry: RegistryDep, settings: Settin
     def scalar(x: float) -> float:
         return float(x) if digits is None else float(round_sig(x, digits))
 
-    # Decoders never saw a sentence longer than the longest training sentence; a beam that has not
-    # ended by twice that length is rambling (beam search runs until every kept beam has ended).
-    max_length = min(settings.max_decode_length, 2 * index.longest + 2)
     with torch.inference_mode():
         thought, states = net.encode(torch.tensor(enc.ids))  # (1, H), (1, T, H)
         sides = {side: neighbour(net, side, thought, body.beam_width, max_length) for side in SIDES}

@@ -45,7 +45,7 @@ def cloze_registry(cloze_dir: Path) -> Registry:
 
 @pytest.fixture
 def cloze_client(tmp_path: Path, cloze_dir: Path, cloze_registry: Registry) -> Iterator[TestClient]:
-    settings = Settings(models_dir=cloze_dir, upload_dir=tmp_path / "uploads", max_trace_chars=300)
+    settings = Settings(models_dir=cloze_dir, upload_dir=tmp_path / "uploads", max_cloze_chars=300)
     with TestClient(create_app(settings, cloze_registry)) as c:
         yield c
 

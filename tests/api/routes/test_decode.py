@@ -202,7 +202,7 @@ def test_max_length_ends_unfinished(beam_client: TestClient) -> None:
         ({"length_penalty": "big"}, 422, ["length_penalty"]),
         ({"n_best": 0}, 422, ["n_best"]),
         ({"beam_width": 3, "n_best": 4}, 422, ["n_best", "4", "beam_width is 3"]),
-        ({"snapshot": 3}, 422, ["snapshot", "3", "0..2"]),
+        ({"snapshot": 3}, 422, ["snapshot", "3", "0 to 2"]),
         ({"snapshot": 0, "model": "tiny-plain"}, 422, ["snapshot", "no training snapshots"]),
         ({"model": "tiny-char"}, 422, ["tiny-char", "tiny-dates"]),
         ({"model": "nope"}, 404, ["nope"]),

@@ -119,11 +119,11 @@ def test_upload_with_embedding_head_and_vocab_traces_text(client: TestClient) ->
 @pytest.mark.parametrize(
     "data,filename,status,words",
     [
-        (b"garbage" * 10, "x.pt", 422, ["not a readable"]),
+        (b"garbage" * 10, "x.pt", 422, ["not a readable PyTorch file"]),
         (b"", "x.pt", 422, ["empty"]),
-        (saved(nn.GRU(3, 4).state_dict()), "gru.pt", 422, ["no nn.LSTM", "GRU"]),
-        (saved({"a": torch.zeros(2)}), "x.pt", 422, ["no nn.LSTM", "a [2]"]),
-        (b"x", "x.onnx", 422, ["unsupported file type"]),
+        (saved(nn.GRU(3, 4).state_dict()), "gru.pt", 422, ["No nn.LSTM", "GRU"]),
+        (saved({"a": torch.zeros(2)}), "x.pt", 422, ["No nn.LSTM", "a [2]"]),
+        (b"x", "x.onnx", 422, ["Files of type .onnx are not read here"]),
     ],
 )
 def test_bad_uploads_are_readable_and_the_server_keeps_working(
@@ -140,7 +140,7 @@ def test_upload_size_cap(tmp_path, registry) -> None:  # type: ignore[no-untyped
     settings = Settings(models_dir=tmp_path, upload_dir=tmp_path / "u", max_upload_bytes=1000)
     with TestClient(create_app(settings, registry)) as client:
         r = upload(client, saved(nn.LSTM(8, 16).state_dict()))
-        assert r.status_code == 413 and "1000" in r.json()["message"]
+        assert r.status_code == 413 and "1,000" in r.json()["message"]
 
 
 def test_uploads_cannot_be_reached_by_path_tricks(client: TestClient) -> None:

@@ -164,7 +164,7 @@ def test_unknown_characters_are_marked_never_a_500(seq_client: TestClient) -> No
         ({"text": "1", "attention_mode": "hard", "samples": 10**30}, 422, ["samples", "50"]),
         ({"text": "1", "samples": 0}, 422, ["samples"]),
         ({"text": "1", "seed": -1}, 422, ["seed"]),
-        ({"text": "1", "snapshot": 3}, 422, ["snapshot", "3", "0..2"]),
+        ({"text": "1", "snapshot": 3}, 422, ["snapshot", "3", "0 to 2"]),
         ({"text": "1", "snapshot": -1}, 422, ["snapshot"]),
         ({"text": "1", "snapshot": 0, "model": "tiny-plain"}, 422, ["snapshot", "no training snapshots"]),
         ({"text": "1", "attention_mode": "hard", "model": "tiny-plain"}, 422, ["hard", "no attention"]),
