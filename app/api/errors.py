@@ -42,6 +42,7 @@ CODES: dict[str, str] = {
     "invalid-value": "A value that is not allowed here (the message says why).",
     "invalid-text": "Text that is not valid Unicode (a lone surrogate), so it cannot be encoded as UTF-8.",
     "empty": "An empty text, list or file.",
+    "too-short": "A text or list shorter than its minimum.",
     "too-long": "A text or list longer than its limit in Settings.",
     "out-of-range": "A number outside its limits in Settings or in the schema.",
     "not-in-model": "A value the chosen model does not have (a unit, layer, delay or snapshot).",
@@ -202,7 +203,7 @@ def _sentence(err: dict[str, Any], echo: bool) -> tuple[str, str, dict[str, Any]
         params.update(limit=limit)
         if limit == 1:
             return f"{where} must not be empty.", "empty", params
-        return f"{where} must have at least {limit} items.", "empty", params
+        return f"{where} must have at least {limit} items.", "too-short", params
     if kind == "literal_error":
         expected = str(ctx.get("expected", "")).replace("'", "")
         params.update(expected=expected)

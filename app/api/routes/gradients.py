@@ -91,7 +91,7 @@ async def gradients(
 
 def _gradients(body: GradientRequest, registry: RegistryDep, settings: SettingsDep) -> dict[str, Any]:
     entry = require_model(registry, body.model, RECALL_KINDS)
-    check_length(body.sequence, settings.max_gradient_chars, "sequence")
+    check_length(body.sequence, settings.max_gradient_chars, "sequence", minimum=2)
     problem = recall.check(body.sequence)
     if problem:
         raise ApiError(422, f"sequence: {problem}.", "sequence", code="invalid-value")
