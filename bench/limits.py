@@ -85,22 +85,84 @@ def shipped(client: TestClient, s: Settings) -> None:
     play = ("To be, or not to be, that is the question: Whether 'tis nobler in the mind to suffer. " * 60)[:t]
     for fp in (False, True):
         tag = " full" if fp else ""
-        measure(client, f"lstm shakespeare-char {t}{tag}", "/api/lstm/trace", {"model": "shakespeare-char", "text": play, "unit": 3, "full_precision": fp})
-        measure(client, f"rnn recall-rnn {t}{tag}", "/api/rnn/trace", {"model": "recall-rnn", "text": "C" + "1" * (t - 2) + "?", "unit": 3, "full_precision": fp})
+        measure(
+            client,
+            f"lstm shakespeare-char {t}{tag}",
+            "/api/lstm/trace",
+            {"model": "shakespeare-char", "text": play, "unit": 3, "full_precision": fp},
+        )
+        measure(
+            client,
+            f"rnn recall-rnn {t}{tag}",
+            "/api/rnn/trace",
+            {"model": "recall-rnn", "text": "C" + "1" * (t - 2) + "?", "unit": 3, "full_precision": fp},
+        )
         c = s.max_cloze_chars
-        measure(client, f"cloze cloze-bi {c}{tag}", "/api/birnn/cloze", {"model": "cloze-bi", "text": play[: c // 2] + "_" + play[c // 2 + 1 : c], "full_precision": fp})
+        measure(
+            client,
+            f"cloze cloze-bi {c}{tag}",
+            "/api/birnn/cloze",
+            {"model": "cloze-bi", "text": play[: c // 2] + "_" + play[c // 2 + 1 : c], "full_precision": fp},
+        )
     g = s.max_gradient_chars
     for model in ("recall-lstm", "recall-rnn"):
-        measure(client, f"gradients {model} {g}", "/api/gradients", {"model": model, "delay": 100, "sequence": "C" + "1" * (g - 2) + "?"})
+        measure(
+            client,
+            f"gradients {model} {g}",
+            "/api/gradients",
+            {"model": model, "delay": 100, "sequence": "C" + "1" * (g - 2) + "?"},
+        )
     n = s.max_seq2seq_chars
-    source = {"dates": ("27 Nov 2026, " * 40)[:n], "copy-attention": ("abcdefghij" * 40)[:n], "idioms": " ".join(["mirar"] * 40)[:n]}
+    source = {
+        "dates": ("27 Nov 2026, " * 40)[:n],
+        "copy-attention": ("abcdefghij" * 40)[:n],
+        "idioms": " ".join(["mirar"] * 40)[:n],
+    }
     for model, text in source.items():
         if model != "idioms":
-            measure(client, f"translate {model} {n} hard {s.max_hard_samples}", "/api/seq2seq/translate", {"model": model, "text": text, "attention_mode": "hard", "samples": s.max_hard_samples, "full_precision": True})
-        measure(client, f"beam {model} {n} k={s.max_beam_width}", "/api/decode/beam", {"model": model, "text": text, "beam_width": s.max_beam_width, "max_length": s.max_decode_length, "length_penalty": 2.0, "full_precision": True})
-    measure(client, f"forcing dates {n}", "/api/seq2seq/forcing", {"model": "dates", "text": source["dates"], "target": "2026-11-27" * 6, "full_precision": True})
+            measure(
+                client,
+                f"translate {model} {n} hard {s.max_hard_samples}",
+                "/api/seq2seq/translate",
+                {
+                    "model": model,
+                    "text": text,
+                    "attention_mode": "hard",
+                    "samples": s.max_hard_samples,
+                    "full_precision": True,
+                },
+            )
+        measure(
+            client,
+            f"beam {model} {n} k={s.max_beam_width}",
+            "/api/decode/beam",
+            {
+                "model": model,
+                "text": text,
+                "beam_width": s.max_beam_width,
+                "max_length": s.max_decode_length,
+                "length_penalty": 2.0,
+                "full_precision": True,
+            },
+        )
+    measure(
+        client,
+        f"forcing dates {n}",
+        "/api/seq2seq/forcing",
+        {"model": "dates", "text": source["dates"], "target": "2026-11-27" * 6, "full_precision": True},
+    )
     words = " ".join(["anna"] * s.max_sentence_words)
-    measure(client, f"skipthought {s.max_sentence_words} words k={s.max_beam_width}", "/api/skipthought/neighbours", {"model": "stories-skipthought", "text": words, "beam_width": s.max_beam_width, "full_precision": True})
+    measure(
+        client,
+        f"skipthought {s.max_sentence_words} words k={s.max_beam_width}",
+        "/api/skipthought/neighbours",
+        {
+            "model": "stories-skipthought",
+            "text": words,
+            "beam_width": s.max_beam_width,
+            "full_precision": True,
+        },
+    )
 
 
 class WordLM(nn.Module):
@@ -134,7 +196,15 @@ def uploads(client: TestClient) -> None:
             files["vocab"] = ("v.json", json.dumps({"tokens": words, "tokenization": "whitespace"}).encode())
         cpu = time.process_time()
         info = client.post("/api/models/upload", files=files)
-        ROWS.append({"case": f"upload {label} ({len(data) / MB:.1f} MB)", "status": info.status_code, "cpu_s": time.process_time() - cpu, "wall_s": float("nan"), "mb": 0.0})
+        ROWS.append(
+            {
+                "case": f"upload {label} ({len(data) / MB:.1f} MB)",
+                "status": info.status_code,
+                "cpu_s": time.process_time() - cpu,
+                "wall_s": float("nan"),
+                "mb": 0.0,
+            }
+        )
         if info.status_code != 200:
             ROWS[-1]["error"] = info.json()["message"][:160]
             continue
@@ -143,7 +213,12 @@ def uploads(client: TestClient) -> None:
             body: dict[str, Any] = {"model": name, "unit": 0, "full_precision": fp}
             n = steps
             if fp:  # the longest full-precision trace: from the 422 of one step more than allowed
-                over = client.post("/api/lstm/trace", json={**body, "inputs": [[0.1] * width] * (steps + 1)} if words is None else {**body, "text": " ".join(words[: steps + 1])})
+                over = client.post(
+                    "/api/lstm/trace",
+                    json={**body, "inputs": [[0.1] * width] * (steps + 1)}
+                    if words is None
+                    else {**body, "text": " ".join(words[: steps + 1])},
+                )
                 n = over.json().get("params", {}).get("most", steps) if over.status_code == 422 else steps
             if words is None:
                 body["inputs"] = [[0.1 * ((t * 7 + k) % 13 - 6) for k in range(width)] for t in range(n)]
@@ -161,12 +236,24 @@ def largest_upload(client: TestClient, s: Settings) -> None:
     data = save_safetensors({k: v.contiguous() for k, v in nn.LSTM(size, size).state_dict().items()})
     buf = io.BytesIO()
     torch.save(nn.LSTM(size, size).state_dict(), buf)
-    for label, payload, filename in (("safetensors", data, "big.safetensors"), ("pt", buf.getvalue(), "big.pt")):
+    for label, payload, filename in (
+        ("safetensors", data, "big.safetensors"),
+        ("pt", buf.getvalue(), "big.pt"),
+    ):
         rss = status("VmRSS")
         Path("/proc/self/clear_refs").write_text("5")
         cpu, wall = time.process_time(), time.perf_counter()
         r = client.post("/api/models/upload", files={"file": (filename, payload)})
-        ROWS.append({"case": f"upload largest {label} ({len(payload) / MB:.1f} MB)", "status": r.status_code, "cpu_s": time.process_time() - cpu, "wall_s": time.perf_counter() - wall, "mb": 0.0, "peak_mb": status("VmHWM") - rss})
+        ROWS.append(
+            {
+                "case": f"upload largest {label} ({len(payload) / MB:.1f} MB)",
+                "status": r.status_code,
+                "cpu_s": time.process_time() - cpu,
+                "wall_s": time.perf_counter() - wall,
+                "mb": 0.0,
+                "peak_mb": status("VmHWM") - rss,
+            }
+        )
 
 
 def main() -> None:
@@ -175,7 +262,8 @@ def main() -> None:
     app = create_app(s, Registry.from_paths(REPO_ROOT / "models"))
     base = anchor()
     print(f"anchor: nn.LSTM(128, 128) forward, 500 steps: {base * 1e3:.2f} ms CPU")
-    print(f"budgets: RLENS_MAX_REQUEST_MACS={s.max_request_macs:,}  RLENS_MAX_RESPONSE_FLOATS={s.max_response_floats:,}")
+    print(f"budgets: RLENS_MAX_REQUEST_MACS={s.max_request_macs:,}")
+    print(f"         RLENS_MAX_RESPONSE_FLOATS={s.max_response_floats:,}")
     with TestClient(app) as client:
         shipped(client, s)
         uploads(client)
@@ -186,8 +274,10 @@ def main() -> None:
         if "peak_mb" in row:
             note = f"peak extra memory {row['peak_mb']:.0f} MB, wall {row['wall_s']:.2f} s"
         if "macs" in row:
-            note = f"priced {row['macs'] / 1e9:.2f} G multiply-adds: {row['cpu_s'] / row['macs'] * 1e9:.3f} ns each"
-        print(f"{row['case']:58s} {row['status']:>6d} {row['cpu_s']:7.3f} {row['cpu_s'] / base:9.0f} {row['mb']:7.2f}  {note}")
+            per_mac = row["cpu_s"] / row["macs"] * 1e9
+            note = f"priced {row['macs'] / 1e9:.2f} G multiply-adds: {per_mac:.3f} ns each"
+        cpu, ratio = row["cpu_s"], row["cpu_s"] / base
+        print(f"{row['case']:58s} {row['status']:>6d} {cpu:7.3f} {ratio:9.0f} {row['mb']:7.2f}  {note}")
     ok = [r for r in ROWS if r["status"] == 200]
     worst_cpu = max(ok, key=lambda r: r["cpu_s"])
     worst_mb = max(ok, key=lambda r: r["mb"])

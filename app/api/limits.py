@@ -71,6 +71,10 @@ LIMITS: list[Limit] = [
     *_text("/api/skipthought/neighbours", "text", "max_sentence_chars"),
     Limit("/api/skipthought/neighbours", "beam_width", "maximum", _setting("max_beam_width")),
     Limit("/api/models/upload", "prefix", "maxLength", _const(MAX_PREFIX_CHARS)),
+    Limit("/api/models/upload", "file", "maxLength", _setting("max_upload_bytes")),
+    Limit("/api/models/upload", "file", "minLength", _const(1)),
+    Limit("/api/models/upload", "vocab", "maxLength", _setting("max_vocab_bytes")),
+    Limit("/api/models/upload", "vocab", "minLength", _const(1)),
 ]
 
 

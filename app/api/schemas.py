@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import types
+from functools import cache
+from typing import Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from app.api.errors import CODES
@@ -30,6 +32,21 @@ class Strict(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _whole_numbers(cls, data: Any) -> Any:
+        """A whole number written with a fraction (``1.0``) is the integer it names, as JSON Schema
+        has it ("integer" is any number with a zero fraction); ``1.5``, ``"1"`` and ``true`` are not."""
+        if isinstance(data, dict):
+            whole = {
+                k: int(v)
+                for k in _integer_fields(cls) & data.keys()
+                if type(v := data[k]) is float and v.is_integer() and abs(v) < 2**63
+            }
+            if whole:
+                data = {**data, **whole}
+        return data
+
     @field_validator("*", mode="after")
     @classmethod
     def _utf8(cls, value: Any, info: ValidationInfo) -> Any:
@@ -47,6 +64,17 @@ class Strict(BaseModel):
                     {"where": where, "codepoint": f"{ord(text[at]):04X}", "index": at},
                 )
         return value
+
+
+@cache
+def _integer_fields(model: type[BaseModel]) -> frozenset[str]:
+    """Fields of ``model`` typed ``int`` or ``int | None``."""
+    names = set()
+    for name, info in model.model_fields.items():
+        kinds = get_args(info.annotation) if get_origin(info.annotation) in (Union, types.UnionType) else ()
+        if info.annotation is int or (int in kinds and not {float, bool} & set(kinds)):
+            names.add(name)
+    return frozenset(names)
 
 
 class ErrorBody(BaseModel):

@@ -156,7 +156,14 @@ def _refused_for(r: Any, field: str) -> bool:
 SETTINGS = Settings()
 
 
-@pytest.mark.parametrize("limit", LIMITS, ids=lambda lim: f"{lim.path} {lim.field} {lim.keyword}")
+FILE_LIMITS = [lim for lim in LIMITS if lim.field in ("file", "vocab")]  # sizes of uploaded files
+
+
+@pytest.mark.parametrize(
+    "limit",
+    [lim for lim in LIMITS if lim not in FILE_LIMITS],
+    ids=lambda lim: f"{lim.path} {lim.field} {lim.keyword}",
+)
 def test_each_limit_holds_at_the_limit_and_not_past_it(client: TestClient, limit: Limit) -> None:
     value = limit.of(SETTINGS)
     past = value - 1 if limit.keyword.startswith("min") else value + 1
@@ -165,3 +172,19 @@ def test_each_limit_holds_at_the_limit_and_not_past_it(client: TestClient, limit
     outside = send(client, limit, past)
     assert _refused_for(outside, limit.field), outside.text[:300]
     assert str(value) in outside.json()["message"] or limit.keyword.startswith("min"), outside.json()
+
+
+@pytest.mark.parametrize("field", ["file", "vocab"])
+def test_upload_file_sizes_hold_at_the_limit_and_not_past_it(tmp_path: Path, field: str) -> None:
+    settings = Settings(upload_dir=tmp_path / "u", max_upload_bytes=1000, max_vocab_bytes=100)
+    limit = settings.max_upload_bytes if field == "file" else settings.max_vocab_bytes
+    buf = io.BytesIO()
+    torch.save(torch.nn.LSTM(1, 1).state_dict(), buf)
+    with TestClient(create_app(settings, Registry())) as client:
+        for size, refused in ((limit, False), (limit + 1, True), (0, True)):
+            files = {"file": ("m.pt", buf.getvalue()[:900], "application/octet-stream")}
+            files[field] = (f"{field}.bin", b"x" * size, "application/octet-stream")
+            r = client.post("/api/models/upload", files=files)
+            body = r.json()
+            flagged = body.get("field") == field and body.get("code") in ("file-too-large", "empty")
+            assert flagged == refused, (size, r.status_code, body)

@@ -245,7 +245,7 @@ def _beam(body: BeamRequest, registry: RegistryDep, settings: SettingsDep) -> di
     source, target = vocabs(entry)
     enc = source.encode(body.text)
     if not enc.ids:
-        raise ApiError(422, "text has no tokens (only spaces?).", "text", code="empty")
+        raise ApiError(422, "text has no tokens (only spaces?).", "text", code="invalid-value")
     price = pricing.beam(net, len(enc.ids), k, max_length, len(target))
     pricing.charge(price, settings, "text", full_precision=body.full_precision)
     digits = None if body.full_precision else settings.float_digits

@@ -260,7 +260,7 @@ def _encode_inputs(
         )
     enc = vocab.encode(text)
     if not enc.ids:
-        raise ApiError(422, "text has no tokens (only spaces?).", "text", code="empty")
+        raise ApiError(422, "text has no tokens (only spaces?).", "text", code="invalid-value")
     charge_trace(net, len(enc.ids), body, settings, "text")
     ids = torch.tensor(enc.ids)
     if isinstance(net, UserLSTM):

@@ -189,7 +189,7 @@ def _translate(body: TranslateRequest, registry: RegistryDep, settings: Settings
     source, target = vocabs(entry)
     enc = source.encode(body.text)
     if not enc.ids:
-        raise ApiError(422, "text has no tokens (only spaces?).", "text", code="empty")
+        raise ApiError(422, "text has no tokens (only spaces?).", "text", code="invalid-value")
     max_len = settings.max_decode_length
     price = pricing.translate(net, len(enc.ids), max_len, body.samples if hard else 0)
     pricing.charge(price, settings, "text", full_precision=body.full_precision)
