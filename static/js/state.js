@@ -1,15 +1,44 @@
 // The whole view state lives in the URL query, so a link reopens the view exactly.
-// readState(defaults) parses values with the types of the defaults; writeState keeps only
-// what differs from the defaults, so links stay short.
+// readState(defaults, rules) parses each key with the type of its default and checks it against
+// its rule; any value that is not of that type, out of range or not one of the allowed values
+// falls back to that key's default, so no URL (hand-edited, truncated, hostile) can break a page.
+// writeState keeps only what differs from the defaults, so links stay short.
+//
+// Rules, per key (all optional):
+//   numbers: { int: true, min, max }  (int: a safe integer; NaN and ±Infinity are never accepted)
+//   strings: { enum: [...], maxLength, pattern: /re/ }
+//   booleans take '1'/'true' and '0'/'false'.
 
-function parse(raw, fallback) {
-  if (raw === null) return fallback;
-  if (typeof fallback === 'number') {
-    const n = Number(raw);
-    return Number.isFinite(n) ? n : fallback;
-  }
-  if (typeof fallback === 'boolean') return raw === '1' || raw === 'true';
+// A model name as the server makes them (shakespeare-char, copy-tf-1.0, upload-3f2a…): never a
+// key of Object.prototype such as __proto__, which a lookup table would answer.
+export const MODEL_NAME = { pattern: /^[A-Za-z0-9][\w.-]{0,127}$/ };
+
+function parseNumber(raw, fallback, rule) {
+  if (raw.trim() === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n)) return fallback;
+  if (rule.int && !Number.isSafeInteger(n)) return fallback;
+  if (rule.min !== undefined && n < rule.min) return fallback;
+  if (rule.max !== undefined && n > rule.max) return fallback;
+  return n;
+}
+
+function parseString(raw, fallback, rule) {
+  if (rule.enum && !rule.enum.includes(raw)) return fallback;
+  if (rule.maxLength !== undefined && raw.length > rule.maxLength) return fallback;
+  if (rule.pattern && !rule.pattern.test(raw)) return fallback;
   return raw;
+}
+
+export function parse(raw, fallback, rule = {}) {
+  if (raw === null || raw === undefined) return fallback;
+  if (typeof fallback === 'number') return parseNumber(raw, fallback, rule);
+  if (typeof fallback === 'boolean') {
+    if (raw === '1' || raw === 'true') return true;
+    if (raw === '0' || raw === 'false') return false;
+    return fallback;
+  }
+  return parseString(raw, fallback, rule);
 }
 
 function format(value) {
@@ -17,10 +46,13 @@ function format(value) {
   return String(value);
 }
 
-export function readState(defaults) {
+export function readState(defaults, rules = {}) {
   const params = new URLSearchParams(window.location.search);
   const state = {};
-  for (const [key, fallback] of Object.entries(defaults)) state[key] = parse(params.get(key), fallback);
+  for (const [key, fallback] of Object.entries(defaults)) {
+    const rule = Object.prototype.hasOwnProperty.call(rules, key) ? rules[key] : {};
+    state[key] = parse(params.get(key), fallback, rule);
+  }
   return state;
 }
 

@@ -2,7 +2,7 @@
 // (no round trip): α heatmap row by row, the context vector as a weighted sum, the top-5 next
 // characters. Hard mode, training snapshots and the copy-model bottleneck panel are further requests.
 import { postJSON, latest, showError, clearError, loadModelPicker } from '../api.js';
-import { readState, writeState } from '../state.js';
+import { readState, writeState, MODEL_NAME } from '../state.js';
 import { heatmap, lineChart, barChart, setShapes, cursorShape, COLOURS } from '../plots.js';
 import { createStepper } from '../steps.js';
 import { el, debounce, visibleChar, fmt, downloadJSON, downloadCSV, initChrome } from '../ui.js';
@@ -19,7 +19,13 @@ const HARD = '#E69F00';
 const SPECIALS = new Set(['<pad>', '<bos>', '<eos>', '<unk>']);
 
 const $ = (id) => document.getElementById(id);
-let state = readState(DEFAULTS);
+// URL state: each key checked (type, range, allowed values); anything else falls back to its default.
+const RULES = {
+  model: MODEL_NAME,
+  t: { int: true, min: 0 }, mode: { enum: ['soft', 'hard'] }, snap: { int: true, min: -1 },
+  samples: { int: true, min: 1, max: Number($('samples').max) || 50 }, seed: { int: true, min: 0 }, run: { int: true, min: 0 },
+};
+let state = readState(DEFAULTS, RULES);
 let trace = null; // the last full response
 let models = {}; // name -> /api/models entry
 let stepper = null;

@@ -2,7 +2,7 @@
 // tree; stepping, the ranked candidate panel, greedy's overlay and node selection all work over
 // that trace in the browser. Width, length penalty, max length and n-best re-run the search live.
 import { postJSON, latest, showError, clearError, loadModelPicker } from '../api.js';
-import { readState, writeState } from '../state.js';
+import { readState, writeState, MODEL_NAME } from '../state.js';
 import { treeChart, downloadPlot, COLOURS, fontSize } from '../plots.js';
 import { createStepper } from '../steps.js';
 import { el, debounce, visibleChar, fmt, downloadJSON, downloadCSV, initChrome } from '../ui.js';
@@ -35,7 +35,14 @@ const SPECIALS = new Set(['<pad>', '<bos>', '<eos>', '<unk>']);
 const MAX_DRAWN = 2500; // nodes; beyond this "all pruned" falls back to the near misses
 const SELECTED = '#6a3d9a';
 
-let state = readState(DEFAULTS);
+// URL state: each key checked (type, range, allowed values); anything else falls back to its default.
+const RULES = {
+  model: MODEL_NAME,
+  k: { int: true, min: 1, max: MAX_WIDTH }, alpha: { min: 0, max: 2 }, maxlen: { int: true, min: 1, max: MAX_LENGTH },
+  n: { int: true, min: 0, max: MAX_WIDTH }, snap: { int: true, min: -1 }, t: { int: true, min: -1 },
+  pruned: { enum: ['near', 'all', 'none'] }, node: { int: true, min: -1 },
+};
+let state = readState(DEFAULTS, RULES);
 let trace = null;
 let models = {};
 let stepper = null;

@@ -3,7 +3,7 @@
 // score and the three ranked lists. Stepping moves the forward cursor right and the backward cursor
 // left over that trace, in the browser, with no round trip.
 import { getJSON, postJSON, latest, showError, clearError } from '../api.js';
-import { readState, writeState } from '../state.js';
+import { readState, writeState, MODEL_NAME } from '../state.js';
 import { heatmap, lineChart, barChart, stackedBarChart, setOverlay, setShapes, cursorShape, purge, COLOURS } from '../plots.js';
 import { createStepper } from '../steps.js';
 import { el, debounce, visibleChar, fmt, downloadJSON, downloadCSV, initChrome } from '../ui.js';
@@ -29,7 +29,10 @@ const DIRS = {
 const BLANK_LINE = '#e4572e';
 
 const $ = (id) => document.getElementById(id);
-let state = readState(DEFAULTS);
+// URL state: each key checked (type, range, allowed values; the text marks exactly one blank);
+// anything else falls back to its default.
+const RULES = { model: MODEL_NAME, s: { int: true, min: -1 }, unit: { int: true, min: 0 }, q: { enum: Object.keys(INFO) }, text: { pattern: /^[^_]*_[^_]*$/ } };
+let state = readState(DEFAULTS, RULES);
 let trace = null; // the last full response
 let matrices = {}; // `${direction}:${quantity}` -> [H][T] for the heatmaps
 let clozeModels = []; // /api/models entries of kind cloze

@@ -13,7 +13,10 @@ const SYMBOLS = 'ABCDEFGH';
 const DEFAULTS = { T: 50, sym: 'C', seed: 1, seq: '', w: 'trained', t: 0 };
 
 const $ = (id) => document.getElementById(id);
-let state = readState(DEFAULTS);
+// URL state: each key checked (type, range, allowed values); anything else falls back to its default
+// (T is bounded so a link cannot make the page generate millions of digits).
+const RULES = { T: { int: true, min: 0, max: 10000 }, sym: { enum: [...SYMBOLS] }, seed: { int: true, min: 0 }, seq: { pattern: /^[A-H][0-9]*\?$/ }, w: { enum: ['trained', 'initial'] }, t: { int: true, min: 0 } };
+let state = readState(DEFAULTS, RULES);
 let models = []; // [{name, kind, metrics, description, colour}]
 let results = {}; // model name -> response
 let stepper = null;

@@ -1,7 +1,7 @@
 // LSTM gate explorer: trace the typed text, then step, select and hover over that trace in the
 // browser (no round trip), except that choosing a unit fetches its pre-activation breakdown.
 import { getJSON, postJSON, postForm, latest, showError, clearError } from '../api.js';
-import { readState, writeState } from '../state.js';
+import { readState, writeState, MODEL_NAME } from '../state.js';
 import { heatmap, lineChart, barChart, setShapes, cursorShape, scaleColour, COLOURS } from '../plots.js';
 import { createStepper } from '../steps.js';
 import { el, debounce, visibleChar, fmt, downloadJSON, initChrome } from '../ui.js';
@@ -21,7 +21,9 @@ const INFO = {
 const KINDS = ['char-lm', 'lstm'];
 
 const $ = (id) => document.getElementById(id);
-let state = readState(DEFAULTS);
+// URL state: each key checked (type, range, allowed values); anything else falls back to its default.
+const RULES = { model: MODEL_NAME, t: { int: true, min: 0 }, unit: { int: true, min: 0 }, q: { enum: QUANTITIES }, layer: { int: true, min: 0 }, mode: { enum: ['text', 'csv'] } };
+let state = readState(DEFAULTS, RULES);
 let trace = null; // the last full response
 let transposed = {}; // quantity -> [H][T] for the heatmaps
 let modelInfo = {};

@@ -2,7 +2,7 @@
 // browser (no round trip), except that choosing a unit fetches that unit's weight rows.
 // The four stages (neuron, layer, recurrent cell, output) all read the same trace.
 import { getJSON, postJSON, latest, showError, clearError } from '../api.js';
-import { readState, writeState } from '../state.js';
+import { readState, writeState, MODEL_NAME } from '../state.js';
 import { heatmap, lineChart, barChart, setShapes, cursorShape, COLOURS } from '../plots.js';
 import { createStepper } from '../steps.js';
 import { el, debounce, visibleChar, fmt, downloadJSON, initChrome } from '../ui.js';
@@ -13,7 +13,9 @@ const SYMBOLS = 'ABCDEFGH';
 const DIGITS = '0123456789';
 
 const $ = (id) => document.getElementById(id);
-let state = readState(DEFAULTS);
+// URL state: each key checked (type, range); anything else falls back to its default.
+const RULES = { model: MODEL_NAME, delay: { int: true, min: 0 }, t: { int: true, min: -1 }, unit: { int: true, min: 0 } };
+let state = readState(DEFAULTS, RULES);
 let trace = null; // the last full response
 let hiddenByUnit = []; // [H][T] for the heatmap
 let modelInfo = {};

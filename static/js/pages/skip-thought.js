@@ -2,7 +2,7 @@
 // write its neighbours. The map, the example stories and the metrics come once per model from
 // GET /api/skipthought/map; every keystroke re-runs POST /api/skipthought/neighbours.
 import { getJSON, postJSON, latest, showError, clearError, loadModelPicker } from '../api.js';
-import { readState, writeState } from '../state.js';
+import { readState, writeState, MODEL_NAME } from '../state.js';
 import { heatmap, scatterChart, CATEGORY_COLOURS, COLOURS } from '../plots.js';
 import { el, debounce, fmt, downloadJSON, downloadCSV, initChrome } from '../ui.js';
 
@@ -11,7 +11,9 @@ const DEFAULTS = { model: 'stories-skipthought', text: '', beam: 1, colour: 'scr
 const SIDES = ['previous', 'next'];
 
 const $ = (id) => document.getElementById(id);
-let state = readState(DEFAULTS);
+// URL state: each key checked (type, range, allowed values); anything else falls back to its default.
+const RULES = { model: MODEL_NAME, beam: { int: true, min: 1, max: Number($('beam').max) || 16 }, colour: { enum: ['script', 'position'] } };
+let state = readState(DEFAULTS, RULES);
 let models = {}; // name -> /api/models entry
 let map = null; // GET /api/skipthought/map of the current model
 let result = null; // the last POST answer

@@ -3,7 +3,7 @@
 // trace. Injecting an error is a new request; the ratio panel sends the same request to each model
 // trained with another teacher-forcing ratio; the training curves come from the checkpoints' metrics.
 import { postJSON, latest, showError, clearError, loadModelPicker } from '../api.js';
-import { readState, writeState } from '../state.js';
+import { readState, writeState, MODEL_NAME } from '../state.js';
 import { lineChart, setShapes, cursorShape, COLOURS } from '../plots.js';
 import { createStepper } from '../steps.js';
 import { el, debounce, visibleChar, fmt, downloadJSON, downloadCSV, initChrome } from '../ui.js';
@@ -29,7 +29,9 @@ const RATIO_ORDER = ['copy-tf-1.0', 'copy-tf-0.5', 'copy-tf-0.0', 'copy-tf-sched
 const RATIO_COLOURS = { 'copy-tf-1.0': COLOURS.input, 'copy-tf-0.5': COLOURS.candidate, 'copy-tf-0.0': COLOURS.forget, 'copy-tf-scheduled': COLOURS.output };
 
 const $ = (id) => document.getElementById(id);
-let state = readState(DEFAULTS);
+// URL state: each key checked (type, range, allowed values); anything else falls back to its default.
+const RULES = { model: MODEL_NAME, inj: { int: true, min: -1 }, t: { int: true, min: 0 }, loss: { enum: ['train', 'tf', 'free'] } };
+let state = readState(DEFAULTS, RULES);
 let trace = null; // the last full response
 let models = {}; // name -> /api/models entry
 let stepper = null;
