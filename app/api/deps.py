@@ -62,18 +62,10 @@ def require_model(registry: Registry, name: str, kinds: Iterable[str]) -> ModelE
     return entry
 
 
-def check_length(value: Sized, limit: int, field: str, unit: str = "characters", minimum: int = 1) -> None:
-    """422 naming both sizes when ``value`` is empty, shorter than ``minimum`` or longer than ``limit``."""
+def check_length(value: Sized, limit: int, field: str, unit: str = "characters") -> None:
+    """422 naming both sizes when ``value`` is empty or longer than ``limit``."""
     if len(value) == 0:
         raise ApiError(422, f"{field} must not be empty.", field, code="empty")
-    if len(value) < minimum:
-        raise ApiError(
-            422,
-            f"{field} is {len(value)} {unit} long, but it needs at least {minimum}.",
-            field,
-            code="too-short",
-            params={"length": len(value), "limit": minimum, "unit": unit},
-        )
     if len(value) > limit:
         raise ApiError(
             422,

@@ -308,3 +308,19 @@ def charge(
             code="over-budget",
             params={**params, "limit": limit, "budget": "max_response_floats"},
         )
+
+
+def charge_steps(
+    price_of: Callable[[int], Price],
+    steps: int,
+    settings: Settings,
+    field: str,
+    limit: int,
+    full_precision: bool = False,
+) -> None:
+    """``charge`` for a request whose price grows with its length: over budget, the message also
+    names the longest input (≤ ``limit``) this model fits."""
+    price = price_of(steps)
+    if not fits(price, settings, full_precision):
+        most = max_steps(price_of, settings, limit, full_precision)
+        charge(price, settings, field, full_precision=full_precision, most=most)

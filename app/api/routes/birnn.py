@@ -214,7 +214,14 @@ def _cloze(body: ClozeRequest, registry: RegistryDep, settings: SettingsDep) -> 
     fwd_entry = _companion(registry, body.forward_model, "forward", vocab, "forward_model", notes)
     bwd_entry = _companion(registry, body.backward_model, "backward", vocab, "backward_model", notes)
     nets = [net] + [_cloze_net(e) for e in (fwd_entry, bwd_entry) if e is not None]
-    pricing.charge(pricing.cloze(nets, len(enc.ids)), settings, "text", full_precision=body.full_precision)
+    pricing.charge_steps(
+        lambda t: pricing.cloze(nets, t),
+        len(enc.ids),
+        settings,
+        "text",
+        settings.max_cloze_chars,
+        body.full_precision,
+    )
     digits = None if body.full_precision else settings.float_digits
 
     def num(x: Any) -> np.ndarray:

@@ -91,10 +91,12 @@ async def gradients(
 
 def _gradients(body: GradientRequest, registry: RegistryDep, settings: SettingsDep) -> dict[str, Any]:
     entry = require_model(registry, body.model, RECALL_KINDS)
-    check_length(body.sequence, settings.max_gradient_chars, "sequence", minimum=2)
+    check_length(body.sequence, settings.max_gradient_chars, "sequence")
     problem = recall.check(body.sequence)
     if problem:
-        raise ApiError(422, f"sequence: {problem}.", "sequence", code="invalid-value")
+        short = len(body.sequence) < 2  # the schema's minLength: a symbol and the "?" at least
+        code, params = ("too-short", {"limit": 2}) if short else ("invalid-value", {})
+        raise ApiError(422, f"sequence: {problem}.", "sequence", code=code, params=params)
     net = net_for_delay(entry, body.delay, WEIGHTS[body.weights])
     vocab: Vocab = entry.extras.setdefault("vocab", Vocab.from_dict(entry.checkpoint["vocab"]))
     classes = list(entry.checkpoint.get("classes") or recall.SYMBOLS)

@@ -197,10 +197,7 @@ def charge_trace(net: Any, steps: int, body: TraceRequest, settings: Settings, f
     def price_of(t: int) -> pricing.Price:
         return pricing.trace(rnn, t, outputs, body.unit is not None)
 
-    price = price_of(steps)
-    if not pricing.fits(price, settings, body.full_precision):
-        most = pricing.max_steps(price_of, settings, settings.max_trace_chars, body.full_precision)
-        pricing.charge(price, settings, field, full_precision=body.full_precision, most=most)
+    pricing.charge_steps(price_of, steps, settings, field, settings.max_trace_chars, body.full_precision)
 
 
 def top_k(

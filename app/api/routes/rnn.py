@@ -182,8 +182,15 @@ def _trace(body: TraceRequest, registry: RegistryDep, settings: SettingsDep) -> 
             params={"got": body.unit, "limit": size - 1},
         )
     field = "text" if body.text is not None else "tokens"
-    price = pricing.rnn_trace(net, len(enc.ids), len(vocab), net.head.out_features)
-    pricing.charge(price, settings, field, full_precision=body.full_precision)
+    outputs = net.head.out_features
+    pricing.charge_steps(
+        lambda t: pricing.rnn_trace(net, t, len(vocab), outputs),
+        len(enc.ids),
+        settings,
+        field,
+        settings.max_trace_chars,
+        body.full_precision,
+    )
     ids = torch.tensor(enc.ids)
     tr, logits = net.trace(ids)
     activation = torch.tanh if rnn.nonlinearity == "tanh" else torch.relu

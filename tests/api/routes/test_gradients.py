@@ -103,7 +103,7 @@ def test_tiny_gradients_are_not_flushed_to_zero(recall_client: TestClient) -> No
         ({"bogus": 1}, 422, ["bogus"]),
         ({"full_precision": 0}, 422, ["full_precision"]),
         ({"delay": "20"}, 422, ["delay"]),
-        ({"delay": 20.0}, 422, ["delay"]),
+        ({"delay": 20.5}, 422, ["delay"]),
         ({"model": "nope"}, 404, ["nope", "tiny-rnn", "tiny-lstm"]),
         ({"model": "tiny-char"}, 422, ["tiny-char", "tiny-lstm"]),
     ],
