@@ -161,3 +161,77 @@ def test_vector_model_rejects_text_and_bad_rows(client: TestClient) -> None:
     )
     r = client.post("/api/lstm/trace", json={"model": name, "inputs": []})
     assert r.status_code == 422 and "empty" in r.json()["message"]
+
+
+# --- issue 15: uploads priced, files named, fields at fault ------------------------------------
+
+
+def test_an_upload_traces_up_to_its_max_steps_and_no_further(tmp_path, registry) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(upload_dir=tmp_path / "u", max_response_floats=20_000, upload_min_trace_steps=10)
+    with TestClient(create_app(settings, registry)) as client:
+        info = upload(client, saved(nn.LSTM(2, 16).state_dict())).json()
+        most = info["max_steps"]
+        assert 10 <= most < settings.max_trace_chars
+        body = {"model": info["name"], "unit": 0}
+        assert (
+            client.post("/api/lstm/trace", json={**body, "inputs": [[0.5, -0.5]] * most}).status_code == 200
+        )
+        r = client.post("/api/lstm/trace", json={**body, "inputs": [[0.5, -0.5]] * (most + 1)})
+        assert r.status_code == 422 and r.json()["code"] == "over-budget" and r.json()["field"] == "inputs"
+        assert r.json()["params"]["most"] == most and f"at most {most} steps" in r.json()["message"]
+        big = upload(client, saved(nn.LSTM(2, 400).state_dict()))  # 2,400 numbers a step: < 10 steps
+        assert big.status_code == 422 and big.json()["code"] == "over-budget", big.text
+
+
+def test_a_lightning_checkpoint_lists_what_it_skipped(client: TestClient) -> None:
+    ckpt = {
+        "epoch": 2,
+        "state_dict": {f"model.rnn.{k}": v for k, v in nn.LSTM(3, 4).state_dict().items()},
+        "optimizer_states": [{"state": {}}],
+    }
+    r = upload(client, saved(ckpt), "run.ckpt")
+    assert r.status_code == 200, r.text
+    assert r.json()["skipped"] == ["epoch (int)", "optimizer_states (list)"]
+
+
+@pytest.mark.parametrize(
+    "filename,status,code",
+    [
+        ("", 422, "invalid-file-name"),
+        ("a" * 300 + ".pt", 422, "invalid-file-name"),
+        ("a" * 5000 + ".pt", 400, "invalid-multipart"),
+    ],
+    ids=["empty", "300 characters", "5000 characters"],
+)
+def test_file_names_are_checked_and_never_echo_the_file(
+    client: TestClient, filename: str, status: int, code: str
+) -> None:
+    r = upload(client, b"SECRET-BYTES-OF-THE-FILE" * 4, filename)
+    assert r.status_code == status and r.json()["code"] == code, r.text
+    assert "SECRET" not in r.text and r.json()["message"].endswith(".")
+
+
+@pytest.mark.parametrize(
+    "form,field,code",
+    [
+        ({"prefix": "nothing"}, "prefix", "unknown-prefix"),
+        ({"vocab": '{"a": 10000000}'}, "vocab", "invalid-vocab"),
+        ({"vocab": '{"a": 100000000000000000000}'}, "vocab", "invalid-vocab"),
+        ({"vocab": '["a", "b"]'}, "vocab", "invalid-vocab"),
+        ({"tokenization": "bytes"}, "tokenization", "invalid-value"),
+    ],
+)
+def test_the_field_at_fault_is_named(client: TestClient, form: dict[str, str], field: str, code: str) -> None:
+    r = upload(client, saved(nn.LSTM(3, 4).state_dict()), **form)
+    assert r.status_code == 422 and (r.json()["field"], r.json()["code"]) == (field, code), r.text
+
+
+def test_unsafe_files_are_refused_with_our_own_words(client: TestClient) -> None:
+    from tests.reliability.hostile_files import zip_bomb
+
+    r = upload(client, zip_bomb(), "bomb.pt")
+    assert r.status_code == 422 and r.json()["code"] == "upload-unsafe", r.text
+    assert "1,073,741,824 bytes" in r.json()["message"]
+    truncated = saved(nn.LSTM(3, 4).state_dict())[:300]
+    r = upload(client, truncated, "cut.pt")
+    assert r.status_code == 422 and "weights_only=False" not in r.text and r.json()["message"].endswith(".")
