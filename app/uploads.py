@@ -491,33 +491,22 @@ def check_price(config: dict[str, Any], settings: Settings) -> int:
     not trace ``Settings.upload_min_trace_steps`` steps within the request budgets; returns the
     most steps it can trace (≤ ``Settings.max_trace_chars``)."""
     rnn = recurrent_of(config)
-    if rnn.num_layers > settings.max_upload_layers:
-        limit = settings.max_upload_layers
-        raise UploadError(
-            f"The model has {rnn.num_layers:,} recurrent layers, but the limit is {limit} "
-            "(RLENS_MAX_UPLOAD_LAYERS).",
-            code="model-too-large",
-            params={"layers": rnn.num_layers, "limit": limit},
-        )
-    if rnn.hidden_size > settings.max_upload_hidden:
-        limit = settings.max_upload_hidden
-        raise UploadError(
-            f"The model's hidden size is {rnn.hidden_size:,}, but the limit is {limit:,} "
-            "(RLENS_MAX_UPLOAD_HIDDEN).",
-            code="model-too-large",
-            params={"hidden_size": rnn.hidden_size, "limit": limit},
-        )
     outputs = int(config.get("output_size") or 0)
     embedding = int(config.get("vocab_size") or 0) * rnn.input_size if config.get("embedding") else 0
     head = outputs * (rnn.directions * rnn.output_size + 1)
     params = rnn.params(bool(config.get("bias", True))) + embedding + head
-    if params > settings.max_upload_params:
-        limit = settings.max_upload_params
-        raise UploadError(
-            f"The model has {params:,} parameters, but the limit is {limit:,} (RLENS_MAX_UPLOAD_PARAMS).",
-            code="model-too-large",
-            params={"params": params, "limit": limit},
-        )
+    sizes = (
+        ("recurrent layers", rnn.num_layers, settings.max_upload_layers, "RLENS_MAX_UPLOAD_LAYERS"),
+        ("hidden units per layer", rnn.hidden_size, settings.max_upload_hidden, "RLENS_MAX_UPLOAD_HIDDEN"),
+        ("parameters", params, settings.max_upload_params, "RLENS_MAX_UPLOAD_PARAMS"),
+    )
+    for what, value, limit, env in sizes:
+        if value > limit:
+            raise UploadError(
+                f"The model has {value:,} {what}, but the limit is {limit:,} ({env}).",
+                code="model-too-large",
+                params={"what": what, "value": value, "limit": limit},
+            )
 
     def price_of(steps: int) -> pricing.Price:
         return pricing.trace(rnn, steps, outputs, unit=True)

@@ -123,3 +123,12 @@ def shipped_entry(registry: Registry, name: str) -> ModelEntry:
     assert entry is not None, f"models/{name}.pt is missing; rebuild with `recurrent-lens train {name}`"
     assert entry.available, entry.reason
     return entry
+
+
+@pytest.fixture(scope="module")
+def shipped_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """An API client over the shipped checkpoints (uploads in a temp dir), shared by a module."""
+    uploads = tmp_path_factory.mktemp("uploads")
+    app = create_app(Settings(upload_dir=uploads), Registry.from_paths(MODELS_DIR))
+    with TestClient(app) as c:
+        yield c

@@ -376,7 +376,7 @@ def test_upload_prices_name_each_limit() -> None:
     assert settings.upload_min_trace_steps <= wide < settings.max_trace_chars
     for cfg, code, words in (
         (config(2, layers=17), "model-too-large", "17 recurrent layers"),
-        (config(4096), "model-too-large", "hidden size is 4,096"),
+        (config(4096), "model-too-large", "4,096 hidden units per layer"),
         (config(2000, inputs=2000), "model-too-large", "parameters"),
         (config(1024, layers=4, bi=True, inputs=1024), "model-too-large", "parameters"),
     ):

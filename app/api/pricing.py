@@ -287,27 +287,26 @@ def charge(
     params: dict[str, Any] = {"macs": round(price.macs), "floats": round(floats)}
     if most is not None:
         params["most"] = most
-    if price.macs > settings.max_request_macs:
-        limit = settings.max_request_macs
-        raise ApiError(
-            422,
-            f"This request would cost about {amount(price.macs)} multiply-adds, but the limit is "
-            f"{amount(limit)} (RLENS_MAX_REQUEST_MACS), so {field} must be shorter.{hint}",
-            field,
-            code="over-budget",
-            params={**params, "limit": limit, "budget": "max_request_macs"},
-        )
-    if floats > settings.max_response_floats:
-        limit = settings.max_response_floats
-        precision = " at full precision" if full_precision else ""
-        raise ApiError(
-            422,
-            f"This request's response would hold about {amount(floats)} numbers{precision}, but the "
-            f"limit is {amount(limit)} (RLENS_MAX_RESPONSE_FLOATS), so {field} must be shorter.{hint}",
-            field,
-            code="over-budget",
-            params={**params, "limit": limit, "budget": "max_response_floats"},
-        )
+    precision = " at full precision" if full_precision else ""
+    budgets = (
+        (price.macs, settings.max_request_macs, "max_request_macs", "cost about {} multiply-adds"),
+        (
+            floats,
+            settings.max_response_floats,
+            "max_response_floats",
+            f"return about {{}} numbers{precision}",
+        ),
+    )
+    for figure, limit, budget, what in budgets:
+        if figure > limit:
+            raise ApiError(
+                422,
+                f"This request would {what.format(amount(figure))}, but the limit is {amount(limit)} "
+                f"(RLENS_{budget.upper()}), so {field} must be shorter.{hint}",
+                field,
+                code="over-budget",
+                params={**params, "limit": limit, "budget": budget},
+            )
 
 
 def charge_steps(

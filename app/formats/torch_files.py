@@ -207,19 +207,19 @@ def _load(data: bytes, map_location: str) -> Any:
             ) from exc
 
 
-def inspect(data: bytes, limits: Limits) -> Weights:
-    """Meta tensors (shapes, no data) and the skipped entries, after ``measure``."""
+def _read(data: bytes, limits: Limits, map_location: str) -> Weights:
     measure(data, limits)
     _check_globals(data)
-    weights = flatten(_load(data, "meta"), NESTED_KEYS)
+    weights = flatten(_load(data, map_location), NESTED_KEYS)
     weights.format = "torch"
     return weights
+
+
+def inspect(data: bytes, limits: Limits) -> Weights:
+    """Meta tensors (shapes, no data) and the skipped entries, after ``measure``."""
+    return _read(data, limits, "meta")
 
 
 def load(data: bytes, limits: Limits) -> Weights:
     """The tensors with their data (measured again first)."""
-    measure(data, limits)
-    _check_globals(data)
-    weights = flatten(_load(data, "cpu"), NESTED_KEYS)
-    weights.format = "torch"
-    return weights
+    return _read(data, limits, "cpu")

@@ -4,7 +4,6 @@ each limit is accepted at the limit and refused one past it, naming the field.""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from fastapi.testclient import TestClient
 from app.api.errors import CODES
 from app.api.limits import LIMITS, Limit, field_schema
 from app.checkpoints import Registry
-from app.config import REPO_ROOT, Settings
+from app.config import Settings
 from app.main import create_app
 
 LIMIT_CODES = {"too-long", "too-short", "out-of-range", "empty"}
@@ -84,11 +83,8 @@ def test_error_codes_are_documented_in_the_error_schema() -> None:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    uploads = Path(tmp_path_factory.mktemp("uploads"))
-    app = create_app(Settings(upload_dir=uploads), Registry.from_paths(REPO_ROOT / "models"))
-    with TestClient(app) as c:
-        yield c
+def client(shipped_client: TestClient) -> TestClient:
+    return shipped_client
 
 
 def _text(path: str, n: int) -> dict[str, Any]:

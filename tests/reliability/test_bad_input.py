@@ -126,11 +126,8 @@ WEIRD_TEXTS = {
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    uploads = Path(tmp_path_factory.mktemp("uploads"))
-    app = create_app(Settings(upload_dir=uploads), Registry.from_paths(REPO_ROOT / "models"))
-    with TestClient(app) as c:
-        yield c
+def client(shipped_client: TestClient) -> TestClient:
+    return shipped_client
 
 
 def readable(r: Any, *words: str) -> str:
