@@ -451,9 +451,16 @@ export function heatmap(el, opts) {
   layout.width = wide || undefined;
   el.classList.toggle('plot-wide', Boolean(wide));
   if (xLabels && !hoverText) {
-    // the hover names the token of every column, labelled or not: one row of names, shared by every row
-    const names = xLabels.map((l, i) => `${i} “${l}”`);
-    trace.customdata = Array.from({ length: z.length }, () => names);
+    // the hover names the token of every column, labelled or not: one row of names, shared by every
+    // row, and kept while the labels stay the same (a new array would make Plotly recompute the trace)
+    const cached = el._lensHover;
+    const same = cached && cached.rows === z.length && cached.labels.length === xLabels.length
+      && cached.labels.every((l, i) => l === xLabels[i]);
+    if (!same) {
+      const names = xLabels.map((l, i) => `${i} “${l}”`);
+      el._lensHover = { labels: [...xLabels], rows: z.length, customdata: Array.from({ length: z.length }, () => names) };
+    }
+    trace.customdata = el._lensHover.customdata;
     trace.hovertemplate = `${hoverX} %{customdata}<br>${hoverY} %{y}<br>value %{z:.4g}<extra></extra>`;
   }
   layout.yaxis.autorange = yLabels ? 'reversed' : true;
