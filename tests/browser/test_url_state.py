@@ -61,7 +61,7 @@ def state_keys(slug: str) -> list[str]:
 def visit(page: Any, watch: Any, url: str, baseline: list[str], lenient: bool) -> None:
     page.goto(url)
     try:
-        page.wait_for_function(SETTLED, arg=[baseline, TARGETS], timeout=10_000)
+        page.wait_for_function(SETTLED, arg=[baseline, TARGETS], timeout=20_000)  # a shared, busy CI box
         page.wait_for_timeout(100)  # a late answer (the model list) may still change the page
     except Exception as exc:  # Playwright's TimeoutError: which panels stayed blank, and why
         blank = [key for key in baseline if key not in set(page.evaluate(FILLED, TARGETS))]
