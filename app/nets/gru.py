@@ -31,7 +31,8 @@ from app.nets.recurrent import (
     LayerWeights,
     RecurrentDirection,
     RecurrentTrace,
-    Shape,
+    States,
+    states_read,
     trace_layers,
 )
 from app.nets.recurrent import input_tables as _input_tables
@@ -85,6 +86,7 @@ class GRUEngine(FusedEngine[GRUWeights]):
     kind = "gru"
     name = "GRU"
     mode = "GRU"
+    op = staticmethod(torch.gru)
 
     def prepare(self, weights: LayerWeights) -> GRUWeights:
         size = weights.w_hh.shape[0] // 3
@@ -98,39 +100,20 @@ class GRUEngine(FusedEngine[GRUWeights]):
             b_n=weights.b_hh[2 * size :],
         )
 
-    def kernel(
-        self, x: Tensor, h0: Tensor, c0: Tensor | None, params: list[Tensor], shape: Shape
-    ) -> tuple[Tensor, Tensor, Tensor | None]:
-        out, h_n = torch.gru(x, h0, params, shape.bias, 1, 0.0, False, shape.directions == 2, False)
-        return out, h_n, None
-
     def projection(self, weights: GRUWeights, x: Tensor) -> Tensor:
         """(T, 3H) W_ir x + b_ir + b_hr, W_iz x + b_iz + b_hz, W_in x + b_in."""
         return torch.addmm(weights.input_bias, x, weights.w_ih.t())
 
-    def rebuild(
-        self,
-        weights: GRUWeights,
-        proj: Tensor,
-        hidden: Tensor,
-        h0: Tensor,
-        c0: Tensor | None,
-        reverse: bool,
-        x: Tensor,
-    ) -> GRUDirection:
-        """Gates of one direction from its exact hidden states ``hidden`` (T, H)."""
+    def rebuild(self, weights: GRUWeights, proj: Tensor, states: States) -> GRUDirection:
+        """Gates of one direction from its exact hidden states (T, H)."""
         size = weights.w_n.shape[0]
-        # The state each step read: h_{t−1}, or h_{t+1} for the backward direction. (T, H)
-        prev = torch.cat([hidden[1:], h0[None]]) if reverse else torch.cat([h0[None], hidden[:-1]])
+        prev = states_read(states.hidden, states.h0, states.reverse)  # (T, H) h_{t−1} (h_{t+1} backward)
         rz = torch.addmm(proj[:, : 2 * size], prev, weights.w_rz.t()).sigmoid_()  # (T, 2H)
         reset, update = rz[:, :size], rz[:, size:]
         inside = torch.addmm(weights.b_n, prev, weights.w_n.t())  # (T, H) W_hn·h + b_hn
         candidate = torch.addcmul(proj[:, 2 * size :], reset, inside).tanh_()  # (T, H)
         return GRUDirection(
-            hidden=hidden,
-            h0=h0,
-            reverse=reverse,
-            x=x,
+            **states.common(),
             weights=weights,
             reset=reset,
             update=update,

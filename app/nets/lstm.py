@@ -47,6 +47,8 @@ from app.nets.recurrent import (
     RecurrentDirection,
     RecurrentTrace,
     Shape,
+    States,
+    states_read,
     trace_layers,
 )
 from app.nets.recurrent import input_tables as _input_tables
@@ -91,9 +93,7 @@ class LSTMDirection(RecurrentDirection):
     @property
     def previous_cell(self) -> Tensor:
         """(T, H) the cell state each step read: c_{t−1}, or c_{t+1} for the backward direction."""
-        if self.reverse:
-            return torch.cat([self.cell[1:], self.c0[None]])
-        return torch.cat([self.c0[None], self.cell[:-1]])
+        return states_read(self.cell, self.c0, self.reverse)
 
     def quantities(self) -> dict[str, Tensor]:
         """The per-step quantities by name: the six of the equations, plus ``unprojected`` with
@@ -247,17 +247,9 @@ class LSTMEngine(FusedEngine[LSTMWeights]):
             return x @ weights.scaled_w_ih.t()
         return torch.addmm(weights.scaled_bias, x, weights.scaled_w_ih.t())
 
-    def rebuild(
-        self,
-        weights: LSTMWeights,
-        proj: Tensor,
-        hidden: Tensor,
-        h0: Tensor,
-        c0: Tensor | None,
-        reverse: bool,
-        x: Tensor,
-    ) -> LSTMDirection:
-        """Gates and cells of one direction from its exact hidden states ``hidden`` (T, H_out)."""
+    def rebuild(self, weights: LSTMWeights, proj: Tensor, states: States) -> LSTMDirection:
+        """Gates and cells of one direction from its exact hidden states (T, H_out)."""
+        hidden, h0, c0, reverse = states.hidden, states.h0, states.c0, states.reverse
         assert c0 is not None
         w_hh = weights.scaled_w_hh
         steps = hidden.shape[0]
@@ -280,10 +272,7 @@ class LSTMEngine(FusedEngine[LSTMWeights]):
             cell_scan(f_np, i_np, c0.numpy(), out=out, candidate=g_np)
         unprojected = o * torch.tanh(cell) if weights.w_hr is not None else None
         return LSTMDirection(
-            hidden=hidden,
-            h0=h0,
-            reverse=reverse,
-            x=x,
+            **states.common(),
             weights=weights,
             input=i,
             forget=f,

@@ -206,9 +206,7 @@ class RecurrentDirection(ABC):
     def previous_hidden(self) -> Tensor:
         """(T, H_out) the state each step READ: h_{t−1}, or h_{t+1} for the backward direction;
         h0 at the first step the direction reads (t = 0 forward, t = T−1 backward)."""
-        if self.reverse:
-            return torch.cat([self.hidden[1:], self.h0[None]])
-        return torch.cat([self.h0[None], self.hidden[:-1]])
+        return states_read(self.hidden, self.h0, self.reverse)
 
     def recurrent_scale(self) -> Tensor | None:
         """(T, G·H) the factor on each recurrent part (W_hh·h + b_hh), or None where it is 1."""
@@ -271,6 +269,28 @@ class RecurrentTrace(Generic[D]):
     c_n: Tensor | None = None  # (L·D, H) the LSTM's final cell states; None for GRU and RNN
 
 
+def states_read(states: Tensor, start: Tensor, reverse: bool) -> Tensor:
+    """(T, ·) the state each step read, from the states it wrote (T, ·) and the one before the
+    first (·): s_{t−1}, or s_{t+1} when the direction runs backward."""
+    if reverse:
+        return torch.cat([states[1:], start[None]])
+    return torch.cat([start[None], states[:-1]])
+
+
+class States(NamedTuple):
+    """One direction as torch's fused kernel left it: what a fused engine rebuilds gates from."""
+
+    hidden: Tensor  # (T, H_out) h_t, exact
+    h0: Tensor  # (H_out,)
+    c0: Tensor | None  # (H,) LSTM only
+    reverse: bool
+    x: Tensor  # (T, I) the inputs the layer read
+
+    def common(self) -> dict[str, Any]:
+        """The ``RecurrentDirection`` fields every kind shares (all but ``weights``)."""
+        return {"hidden": self.hidden, "h0": self.h0, "reverse": self.reverse, "x": self.x}
+
+
 class LayerResult(NamedTuple):
     """What an engine returns for one layer (both directions)."""
 
@@ -323,7 +343,14 @@ def cached_weights(
 ) -> W:
     """``build(read_weights(...))`` for one layer and direction, cached (see ``_WEIGHTS``)."""
     sfx = suffix(layer, direction)
-    params = [getattr(module, name + sfx) for name in parameter_names(shape)]
+    # Read from the registry: nn.Module.__getattr__ costs a few µs a name.
+    registered = module._parameters
+    params: list[Tensor] = []
+    for name in parameter_names(shape):
+        p = registered.get(name + sfx)
+        if p is None:  # held some other way (a parametrization): read it, never cache
+            return build(read_weights(module, shape, layer, direction))
+        params.append(p)
     try:
         versions = tuple(x for p in params for x in (p.data_ptr(), p._version))
     except RuntimeError:  # inference tensors keep no version counter: nothing to key on
@@ -399,29 +426,25 @@ class FusedEngine(Engine, Generic[W]):
     def prepare(self, weights: LayerWeights) -> W:
         """The engine's own forms of one layer and direction's weights (cached)."""
 
-    @abstractmethod
+    op: Callable[..., Any]  # torch's fused op for a module without a cell state (torch.gru, …)
+
     def kernel(
         self, x: Tensor, h0: Tensor, c0: Tensor | None, params: list[Tensor], shape: Shape
     ) -> tuple[Tensor, Tensor, Tensor | None]:
         """torch's fused op for one layer, both directions: x (T, 1, I), h0 (D, 1, H_out) →
-        output (T, 1, D·H_out), h_n (D, 1, H_out), c_n (D, 1, H) or None."""
+        output (T, 1, D·H_out), h_n (D, 1, H_out), c_n (D, 1, H) or None. This is ``op``'s call
+        (torch.gru, torch.rnn_tanh, torch.rnn_relu share it); the LSTM's differs."""
+        # (input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)
+        out, h_n = self.op(x, h0, params, shape.bias, 1, 0.0, False, shape.directions == 2, False)
+        return out, h_n, None
 
     @abstractmethod
     def projection(self, weights: W, x: Tensor) -> Tensor:
         """(T, ·) the input part of the pre-activations for inputs x (T, I), engine layout."""
 
     @abstractmethod
-    def rebuild(
-        self,
-        weights: W,
-        proj: Tensor,
-        hidden: Tensor,
-        h0: Tensor,
-        c0: Tensor | None,
-        reverse: bool,
-        x: Tensor,
-    ) -> RecurrentDirection:
-        """One direction's gates from its exact states ``hidden`` (T, H_out)."""
+    def rebuild(self, weights: W, proj: Tensor, states: States) -> RecurrentDirection:
+        """One direction's gates from its exact states; ``proj`` (T, ·) is ``projection``'s."""
 
     def weights(self, module: nn.Module, shape: Shape, layer: int, direction: int) -> W:
         """This layer and direction's weights in the engine's forms, cached (``cached_weights``)."""
@@ -444,7 +467,7 @@ class FusedEngine(Engine, Generic[W]):
         params = [p for w in weights for p in w.kernel]
         # torch's own fused kernel, one layer, both directions: the exact states.
         out, h_n, c_n = self.kernel(
-            x[:, None], h0[:, None], None if c0 is None else c0[:, None], params, shape
+            x.unsqueeze(1), h0.unsqueeze(1), None if c0 is None else c0.unsqueeze(1), params, shape
         )
         out = out[:, 0]  # (T, D·H_out)
         width = shape.out_size
@@ -452,8 +475,8 @@ class FusedEngine(Engine, Generic[W]):
         for d, w in enumerate(weights):
             proj = projections[d] if projections is not None else self.projection(w, x)
             hidden = out[:, d * width : (d + 1) * width] if shape.directions > 1 else out
-            c = None if c0 is None else c0[d]
-            directions.append(self.rebuild(w, proj, hidden, h0[d], c, bool(d), x))
+            states = States(hidden, h0[d], None if c0 is None else c0[d], bool(d), x)
+            directions.append(self.rebuild(w, proj, states))
         return LayerResult(directions, out, h_n[:, 0], None if c_n is None else c_n[:, 0])
 
 

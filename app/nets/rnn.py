@@ -33,7 +33,8 @@ from app.nets.recurrent import (
     LayerWeights,
     RecurrentDirection,
     RecurrentTrace,
-    Shape,
+    States,
+    states_read,
     trace_layers,
 )
 from app.nets.recurrent import input_tables as _input_tables
@@ -81,32 +82,14 @@ class RNNEngine(FusedEngine[LayerWeights]):
     def prepare(self, weights: LayerWeights) -> LayerWeights:
         return weights
 
-    def kernel(
-        self, x: Tensor, h0: Tensor, c0: Tensor | None, params: list[Tensor], shape: Shape
-    ) -> tuple[Tensor, Tensor, Tensor | None]:
-        out, h_n = self.op(x, h0, params, shape.bias, 1, 0.0, False, shape.directions == 2, False)
-        return out, h_n, None
-
     def projection(self, weights: LayerWeights, x: Tensor) -> Tensor:
         """(T, H) W_ih·x_t + b_ih."""
         return torch.addmm(weights.b_ih, x, weights.w_ih.t())
 
-    def rebuild(
-        self,
-        weights: LayerWeights,
-        proj: Tensor,
-        hidden: Tensor,
-        h0: Tensor,
-        c0: Tensor | None,
-        reverse: bool,
-        x: Tensor,
-    ) -> RNNDirection:
-        prev = torch.cat([hidden[1:], h0[None]]) if reverse else torch.cat([h0[None], hidden[:-1]])  # (T, H)
+    def rebuild(self, weights: LayerWeights, proj: Tensor, states: States) -> RNNDirection:
+        prev = states_read(states.hidden, states.h0, states.reverse)  # (T, H) h_{t−1} (h_{t+1} backward)
         return RNNDirection(
-            hidden=hidden,
-            h0=h0,
-            reverse=reverse,
-            x=x,
+            **states.common(),
             weights=weights,
             from_input=proj,
             recurrent=torch.addmm(weights.b_hh, prev, weights.w_hh.t()),
