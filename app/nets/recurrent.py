@@ -137,8 +137,9 @@ class UnitTerms:
         pre = from_input + bias_ih + recurrent_scale ⊙ (recurrent + bias_hh)
 
     ``from_input`` = W_ih·x_t and ``recurrent`` = W_hh·h_prev (the state the step READ: h_{t+1}
-    for the backward direction), both without bias; ``recurrent_scale`` is 1 except for the GRU's
-    candidate, where it is the reset gate r_t (torch: n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))).
+    for the backward direction; see ``RecurrentDirection.recurrent_input``), both without bias;
+    ``recurrent_scale`` is 1 except for the GRU's candidate, where it is the reset gate r_t
+    (torch: n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))).
     ``value`` is the gate as traced: ``activations[k]`` applied to ``pre``.
 
     Unpacking gives the two-part form of ``split()``, ``state, rest = d.unit_terms(unit)``.
@@ -212,12 +213,31 @@ class RecurrentDirection(ABC):
         """(T, G·H) the factor on each recurrent part (W_hh·h + b_hh), or None where it is 1."""
         return None
 
+    def recurrent_input(self, block: int) -> Tensor | None:
+        """(T, H_out) what gate block ``block``'s recurrent weights multiply at each step, or None
+        for the state read (``previous_hidden``), as in every torch kind. A cell that resets the
+        state before that matmul (a Keras GRU with ``reset_after=False``) returns r_t ⊙ h_{t−1}
+        for its candidate block."""
+        return None
+
+    def _recurrent(self, rows: Tensor | None = None) -> Tensor:
+        """(T, rows) W_hh·(recurrent input) for the given rows of W_hh (all rows by default)."""
+        w_hh = self.weights.w_hh if rows is None else self.weights.w_hh[rows]
+        out = self.previous_hidden @ w_hh.t()
+        blocks = (torch.arange(w_hh.shape[0]) if rows is None else rows) // self.hidden_size
+        for block in sorted(set(blocks.tolist())):
+            special = self.recurrent_input(block)
+            if special is not None:
+                cols = (blocks == block).nonzero()[:, 0]
+                out[:, cols] = special @ w_hh[cols].t()
+        return out
+
     @property
     def pre(self) -> Tensor:
         """(T, G·H) every pre-activation W_ih·x_t + b_ih + scale ⊙ (W_hh·h_prev + b_hh), gate
         blocks in weight order, recomputed from the weights."""
         w = self.weights
-        recurrent = torch.addmm(w.b_hh, self.previous_hidden, w.w_hh.t())
+        recurrent = self._recurrent() + w.b_hh
         scale = self.recurrent_scale()
         if scale is not None:
             recurrent = recurrent * scale
@@ -240,7 +260,7 @@ class RecurrentDirection(ABC):
             activations=self.activations,
             from_input=self.x @ w.w_ih[rows].t(),
             bias_ih=w.b_ih[rows],
-            recurrent=self.previous_hidden @ w.w_hh[rows].t(),
+            recurrent=self._recurrent(rows),
             bias_hh=w.b_hh[rows],
             recurrent_scale=torch.ones(steps, len(rows)) if scale is None else scale[:, rows],
             value=torch.stack([getattr(self, g)[:, unit] for g in self.gates], dim=1),
@@ -474,6 +494,11 @@ class FusedEngine(Engine, Generic[W]):
         directions = []
         for d, w in enumerate(weights):
             proj = projections[d] if projections is not None else self.projection(w, x)
+            if proj.shape[1] != w.w_ih.shape[0]:
+                raise ValueError(
+                    f"tables: rows of {proj.shape[1]} numbers, but this {self.name} engine's are "
+                    f"{w.w_ih.shape[0]} wide (make them with its input_tables)"
+                )
             hidden = out[:, d * width : (d + 1) * width] if shape.directions > 1 else out
             states = States(hidden, h0[d], None if c0 is None else c0[d], bool(d), x)
             directions.append(self.rebuild(w, proj, states))
@@ -577,8 +602,8 @@ def trace_layers(
         kind=engine.kind,
         layers=layers,
         output=layer_in,
-        h_n=torch.cat(h_n),
-        c_n=torch.cat(c_n) if c_n else None,
+        h_n=torch.cat(h_n) if len(h_n) > 1 else h_n[0],
+        c_n=(torch.cat(c_n) if len(c_n) > 1 else c_n[0]) if c_n else None,
     )
 
 
@@ -590,15 +615,15 @@ def lookups(
         return None
     if ids is None or tables is None:
         raise ValueError("ids, tables: pass both (token ids and their input tables) or neither")
-    if ids.dim() != 1 or ids.shape[0] != steps or ids.dtype.is_floating_point or ids.dtype == torch.bool:
+    if ids.dim() != 1 or ids.shape[0] != steps or ids.dtype not in (torch.int64, torch.int32):
         raise ValueError(f"ids: {list(ids.shape)} {ids.dtype}; need {steps} integer token ids (one per step)")
     if len(tables) != directions:
         raise ValueError(f"tables: {len(tables)} given, but this module has {directions} direction(s)")
-    size = tables[0].shape[0]
-    low, high = torch.aminmax(ids)
-    if int(low) < 0 or int(high) >= size:
-        raise ValueError(f"ids: values must be in 0..{size - 1} (the tables have {size} rows)")
-    return [F.embedding(ids, table) for table in tables]
+    try:
+        return [F.embedding(ids, table) for table in tables]
+    except IndexError:  # torch checks the range as it gathers: no extra pass over the ids
+        size = tables[0].shape[0]
+        raise ValueError(f"ids: values must be in 0..{size - 1} (the tables have {size} rows)") from None
 
 
 def input_tables(engine: Engine, module: nn.Module, embedding: Tensor) -> list[Tensor]:

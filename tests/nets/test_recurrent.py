@@ -5,13 +5,15 @@ outputs, final states and every gate, each direction reading the state it really
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import pytest
 import torch
 from torch import nn
 
 from app.nets.engines import input_tables, kind_of, trace_recurrent
-from app.nets.recurrent import ACTIVATION
+from app.nets.gru import GRUDirection
+from app.nets.recurrent import ACTIVATION, Engine, LayerResult, read_weights, trace_layers
 from tests.nets.reference import reference
 
 TOL = 1e-5
@@ -298,6 +300,10 @@ def test_bad_arguments_are_refused_naming_them() -> None:
             ),
             "ids: ",
         ),
+        (
+            lambda: trace_recurrent(gru, x, ids=torch.zeros(5, dtype=torch.long), tables=[torch.zeros(4, 7)]),
+            "tables: rows of 7 numbers, but this GRU engine's are 12 wide",
+        ),
         (lambda: trace_recurrent(nn.Linear(3, 4), x), r"module: a Linear; the trace engines take nn.LSTM"),
         (
             lambda: input_tables(gru, torch.zeros(7, 2)),
@@ -324,3 +330,68 @@ def test_kind_specific_entry_points_refuse_another_kind() -> None:
         trace_lstm(nn.GRU(3, 4), torch.zeros(5, 3))
     with pytest.raises(ValueError, match="this engine traces GRU"):
         trace_gru(nn.RNN(3, 4), torch.zeros(5, 3))
+
+
+@dataclass(eq=False)
+class ResetBeforeDirection(GRUDirection):
+    """A GRU that resets the state BEFORE its candidate's matmul (Keras reset_after=False):
+    n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn). Only the hooks differ from torch's GRU."""
+
+    def recurrent_scale(self) -> None:  # type: ignore[override]
+        return None
+
+    def recurrent_input(self, block: int) -> torch.Tensor | None:
+        return self.reset * self.previous_hidden if block == 2 else None
+
+
+class ResetBeforeLoop(Engine):
+    """The extension point: an engine with no fused kernel, a plain step loop per direction."""
+
+    kind, name, mode = "gru_reset_before", "GRU (reset before)", "GRU"
+
+    def trace_layer(self, module, shape, layer, x, h0, c0, projections) -> LayerResult:  # type: ignore[no-untyped-def]
+        directions, outputs, finals = [], [], []
+        for d in range(shape.directions):
+            w = read_weights(module, shape, layer, d)
+            steps, size = x.shape[0], shape.hidden_size
+            r, z, n, hs = (torch.empty(steps, size) for _ in range(4))
+            h = h0[d]
+            for t in reversed(range(steps)) if d else range(steps):
+                gi, gh = w.w_ih @ x[t] + w.b_ih, w.b_hh.clone()
+                gh[: 2 * size] += w.w_hh[: 2 * size] @ h
+                r[t] = torch.sigmoid(gi[:size] + gh[:size])
+                z[t] = torch.sigmoid(gi[size : 2 * size] + gh[size : 2 * size])
+                n[t] = torch.tanh(gi[2 * size :] + w.w_hh[2 * size :] @ (r[t] * h) + gh[2 * size :])
+                h = hs[t] = (1 - z[t]) * n[t] + z[t] * h
+            directions.append(
+                ResetBeforeDirection(
+                    hidden=hs, h0=h0[d], reverse=bool(d), x=x, weights=w, reset=r, update=z, candidate=n
+                )
+            )
+            outputs.append(hs)
+            finals.append(h)
+        return LayerResult(directions, torch.cat(outputs, dim=1), torch.stack(finals), None)
+
+
+def test_a_step_loop_engine_plugs_into_the_same_trace_shape() -> None:
+    """The documented extension point: inputs, states, layers, directions, ``pre`` and
+    ``unit_terms`` come from the base, and the parts add up to the gates the loop computed."""
+    torch.manual_seed(10)
+    gru = nn.GRU(IN, H, 2, bidirectional=True)
+    x = torch.randn(T, IN)
+    tr = trace_layers(ResetBeforeLoop(), gru, x[:, None])  # the module's own layout works too
+    assert tr.kind == "gru_reset_before" and tr.output.shape == (T, 2 * H) and tr.h_n.shape == (4, H)
+    assert not torch.allclose(tr.output, trace_recurrent(gru, x).output, atol=1e-3)  # not torch's GRU
+    for pair in tr.layers:
+        for d in pair:
+            pre = d.pre
+            assert torch.allclose(torch.sigmoid(pre[:, : 2 * H]), torch.cat([d.reset, d.update], 1), atol=TOL)
+            assert torch.allclose(torch.tanh(pre[:, 2 * H :]), d.candidate, atol=TOL)
+            for unit in (0, H - 1):
+                terms = d.unit_terms(unit)
+                assert torch.equal(terms.recurrent_scale, torch.ones(T, 3))
+                reset_state = d.reset * d.previous_hidden  # (T, H): r_t ⊙ h_{t−1}, the loop's matmul input
+                assert torch.allclose(
+                    terms.recurrent[:, 2], reset_state @ d.weights.w_hh[2 * H + unit], atol=TOL
+                )
+                assert torch.allclose(torch.tanh(terms.pre[:, 2]), terms.value[:, 2], atol=TOL)
