@@ -254,13 +254,15 @@ class LSTMEngine(FusedEngine[LSTMWeights]):
         w_hh = weights.scaled_w_hh
         steps = hidden.shape[0]
         size = w_hh.shape[0] // 4
-        gates = torch.empty(steps, 4 * size)  # pre-activations first, then σ in place
+        # The gates are computed in the projection's own buffer (``rebuild`` owns it): the matmul
+        # adds onto it in place, which spares addmm's copy of its bias into a new tensor.
+        gates = proj  # (T, 4H) pre-activations first, then σ in place
         if reverse:  # backward reads t = T−1 … 0, so its "previous" state at t is h_{t+1}
-            torch.addmm(proj[:-1], hidden[1:], w_hh.t(), out=gates[:-1])
-            torch.addmv(proj[-1], w_hh, h0, out=gates[-1])
+            gates[:-1].addmm_(hidden[1:], w_hh.t())
+            gates[-1].addmv_(w_hh, h0)
         else:
-            torch.addmm(proj[1:], hidden[:-1], w_hh.t(), out=gates[1:])
-            torch.addmv(proj[0], w_hh, h0, out=gates[0])
+            gates[1:].addmm_(hidden[:-1], w_hh.t())
+            gates[0].addmv_(w_hh, h0)
         gates.sigmoid_()  # one pass over all four blocks; the candidate block holds σ(2z)
         i, f, g, o = gates.view(steps, 4, size).unbind(1)  # (T, H) views
         g.mul_(2).sub_(1)  # in place: tanh(z) = 2σ(2z) − 1

@@ -32,12 +32,15 @@ What lives here:
 Extension point (a cell torch has no fused kernel for, e.g. a Keras GRU with
 ``reset_after=False`` or ``hard_sigmoid`` gates): subclass ``Engine`` and implement
 ``trace_layer`` with a step loop that records every gate as it goes, returning directions of a
-new ``RecurrentDirection`` subclass (its ``gates``, ``activations``, ``quantities`` and, where
-a gate's recurrent part is scaled by another gate, ``recurrent_scale``). ``trace_layers`` then
-handles inputs, states, layers and the trace shape, and ``unit_terms``/``pre`` work unchanged as
-long as the pre-activation is ``W_ih·x + b_ih + scale ⊙ (W_hh·h + b_hh)``. The module it traces
-needs the attributes ``input_size``, ``hidden_size``, ``num_layers``, ``bidirectional``,
-``bias`` and torch's parameter names.
+new ``RecurrentDirection`` subclass: its ``gates``, ``activations`` and ``quantities``; where a
+gate's recurrent part is scaled by another gate, ``recurrent_scale``; where a gate block's
+recurrent weights multiply something other than the state read, ``recurrent_input`` (r_t ⊙ h_{t−1}
+for a reset-before GRU). ``trace_layers`` then handles inputs, states, layers and the trace
+shape, and ``pre`` and ``unit_terms`` work unchanged: each gate's pre-activation is
+``W_ih·x + b_ih + scale ⊙ (W_hh·input + b_hh)``, its value ``activation(pre)``. The module it
+traces needs ``mode`` (matched against the engine's), ``input_size``, ``hidden_size``,
+``num_layers``, ``bidirectional``, ``bias`` and torch's parameter names; ``read_weights`` reads
+them. ``tests/nets/test_recurrent.py`` plugs in such an engine (a reset-before GRU step loop).
 
 Every trace is float32 on the CPU. Weights and inputs of another float dtype (float16,
 bfloat16, float64) are converted to float32 first: the trace equals ``module.float()``, which
@@ -56,7 +59,6 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-KINDS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
 ACTIVATION: dict[str, Callable[[Tensor], Tensor]] = {
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,
@@ -464,7 +466,8 @@ class FusedEngine(Engine, Generic[W]):
 
     @abstractmethod
     def rebuild(self, weights: W, proj: Tensor, states: States) -> RecurrentDirection:
-        """One direction's gates from its exact states; ``proj`` (T, ·) is ``projection``'s."""
+        """One direction's gates from its exact states; ``proj`` (T, ·) is ``projection``'s (or
+        a table lookup), a new tensor the rebuild owns and may overwrite."""
 
     def weights(self, module: nn.Module, shape: Shape, layer: int, direction: int) -> W:
         """This layer and direction's weights in the engine's forms, cached (``cached_weights``)."""
