@@ -395,3 +395,18 @@ def test_a_step_loop_engine_plugs_into_the_same_trace_shape() -> None:
                     terms.recurrent[:, 2], reset_state @ d.weights.w_hh[2 * H + unit], atol=TOL
                 )
                 assert torch.allclose(torch.tanh(terms.pre[:, 2]), terms.value[:, 2], atol=TOL)
+
+
+def test_a_module_built_under_inference_mode_is_traced_without_the_weight_cache() -> None:
+    """Inference tensors keep no version counter, so their weights are read afresh each call."""
+    with torch.inference_mode():
+        torch.manual_seed(11)
+        gru = nn.GRU(IN, H, bidirectional=True)
+        x = torch.randn(T, IN)
+        out, _ = gru(x[:, None])
+    first = trace_recurrent(gru, x)
+    assert torch.allclose(first.output, out[:, 0], atol=TOL, rtol=0)
+    with torch.inference_mode():
+        gru.weight_hh_l0.mul_(-1)
+        out, _ = gru(x[:, None])
+    assert torch.allclose(trace_recurrent(gru, x).output, out[:, 0], atol=TOL, rtol=0)
