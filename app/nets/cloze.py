@@ -39,7 +39,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from app.nets.lstm import DirectionTrace, LSTMTrace, input_tables, trace_lstm
+from app.nets.lstm import LSTMDirection, LSTMTrace, input_tables, trace_lstm
 
 Direction = Literal["both", "forward", "backward"]
 DIRECTIONS: tuple[str, ...] = ("both", "forward", "backward")
@@ -49,8 +49,8 @@ DIRECTIONS: tuple[str, ...] = ("both", "forward", "backward")
 class ClozeTrace:
     """One text through a cloze net. Direction traces are in text order: index t is character t."""
 
-    forward: DirectionTrace | None  # →h_t etc., None for a backward-only net
-    backward: DirectionTrace | None  # ←h_t etc., None for a forward-only net
+    forward: LSTMDirection | None  # →h_t etc., None for a backward-only net
+    backward: LSTMDirection | None  # ←h_t etc., None for a forward-only net
     features: Tensor  # (D·H,) what the head reads at the blank: [→h_b ; ←h_b] (or one half)
     logits: Tensor  # (V,) scores of every character for the blank
     lstm: LSTMTrace  # the engine's trace (for the backward-only net: of the reversed text)
@@ -182,8 +182,8 @@ class ClozeLSTM(nn.Module):
     def trace(self, ids: Tensor, blank_index: int) -> ClozeTrace:
         """ids (T,) with the blank token at ``blank_index`` → every gate and state, and the logits."""
         tables = self._input_tables()
-        forward: DirectionTrace | None
-        backward: DirectionTrace | None
+        forward: LSTMDirection | None
+        backward: LSTMDirection | None
         if self.direction == "backward":
             rev = ids.flip(0)
             tr = trace_lstm(self.lstm, self.embed(rev), ids=rev, tables=tables)

@@ -111,14 +111,14 @@ class LSTMDirection(RecurrentDirection):
         return named
 
 
-DirectionTrace = LSTMDirection  # the name app/api and app/nets/cloze use
+DirectionTrace = LSTMDirection  # its earlier name, which app/api/routes/birnn.py imports
 LSTMTrace = RecurrentTrace[LSTMDirection]
 
 
-def _gate_scale(size: int, inverse: bool = False) -> Tensor:
-    """(4H,) factors: 1 for i, f, o and 2 for the candidate block (½ with ``inverse``)."""
+def _gate_scale(size: int) -> Tensor:
+    """(4H,) factors: 1 for i, f, o and 2 for the candidate block."""
     scale = torch.ones(4 * size)
-    scale[2 * size : 3 * size] = 0.5 if inverse else 2.0
+    scale[2 * size : 3 * size] = 2.0
     return scale
 
 
