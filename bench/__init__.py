@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -19,16 +20,21 @@ def timed(fn: Callable[[], Any]) -> tuple[float, float]:
 def interleave(
     sides: dict[str, Callable[[], Any]], rounds: int, reps: int
 ) -> dict[str, dict[str, list[float]]]:
-    """Time every side ``reps`` times a round, call by call in turn (noise hits every side alike).
+    """Time every side ``reps`` times a round, call by call, in a fresh shuffled order each time.
 
+    Interleaving makes noise from other processes hit every side alike; shuffling (seeded) gives
+    every side every predecessor, so none always inherits the caches another side just filled.
     Returns clock ("wall", "cpu") → side → that side's median time (ms) in each round.
     """
+    order = random.Random(0)
+    keys = list(sides)
     medians: dict[str, dict[str, list[float]]] = {c: {k: [] for k in sides} for c in ("wall", "cpu")}
     for _ in range(rounds):
         samples: dict[str, list[tuple[float, float]]] = {k: [] for k in sides}
         for _ in range(reps):
-            for key, fn in sides.items():
-                samples[key].append(timed(fn))
+            order.shuffle(keys)
+            for key in keys:
+                samples[key].append(timed(sides[key]))
         for c, clock in enumerate(("wall", "cpu")):
             for key, times in samples.items():
                 medians[clock][key].append(statistics.median(t[c] for t in times))

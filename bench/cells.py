@@ -7,8 +7,9 @@ Engines (app/nets): LSTM, GRU, RNN tanh, RNN relu. Each is timed two ways agains
 tables (layer 0's input part a lookup, as the API traces an embedding model) and generic inputs
 (a matmul). The modules are seeded and untrained (input 64 as the shipped char model's embedding,
 hidden 128, one layer); they read 500 characters of held-out Shakespeare through a seeded
-embedding. Every call of every side is interleaved with the others in rounds, in one process with
-the server's runtime set-up (one thread, malloc thresholds). Prints, per engine, the median of the
+embedding. Every call of every side is interleaved with the others in rounds, in a shuffled order
+(``bench.interleave``), in one process with the server's runtime set-up (one thread, malloc
+thresholds). Prints, per engine, the median of the
 per-round ratios (each round: the trace's median time over its anchor's), their spread over the
 rounds and the absolute medians; thread CPU time is the headline, wall clock follows.
 """

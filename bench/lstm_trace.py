@@ -6,8 +6,9 @@ The trace (app/nets/lstm.py) returns f, i, g̃, o, c and h for every step; the a
 `nn.LSTM` forward that returns only h (and the final c). Both run on the same input, interleaved
 in rounds, in one process with the server's runtime set-up (one thread, malloc thresholds).
 Prints the median of the per-round ratios, and the absolute medians. Two ways: interleaved call
-by call (each call starts with caches another side filled, as in a server) and in blocks of
-back-to-back calls of one side (warm caches); both are printed, the first is the headline.
+by call in a shuffled order (each call starts with caches another side filled, as in a server;
+``bench.interleave``) and in blocks of back-to-back calls of one side (warm caches); both are
+printed, the first is the headline.
 
 Two trace paths are measured: the shipped char model's (layer 0's input projection is a lookup
 in a per-character table, as the API does) and the generic one (any inputs, a matmul).

@@ -24,9 +24,8 @@ the P-wide h. The gates, cell and ``unprojected`` are H wide; ``hidden`` is P wi
 How it is fast. A Python loop over time costs ~7.5× ``nn.LSTM``. Instead each layer runs once
 through torch's own fused kernel (``torch.lstm``, the op behind ``nn.LSTM``), which gives the exact
 h_t for all t. Every h_{t−1} is then known, so all pre-activations come from ONE batched matmul
-``[h_{t−1}] @ W_hhᵀ`` (plus the input projection, a table lookup for embedding inputs), and the
-gates are elementwise: one sigmoid pass over all four blocks, with the candidate's rows scaled by
-2 beforehand so that g̃ = tanh(z) = 2σ(2z) − 1 (scaling by 2 is exact in floating point). The cell
+``[h_{t−1}] @ W_hhᵀ`` added in place onto the input projection (a table lookup for embedding
+inputs), and the gates are elementwise: σ over the i and f blocks, tanh over g̃, σ over o. The cell
 state obeys a linear recurrence c_t = f_t c_{t−1} + i_t g̃_t, solved by ``cell_scan``.
 """
 
@@ -62,11 +61,9 @@ warnings.filterwarnings("ignore", message="LSTM with projections is not supporte
 
 @dataclass(frozen=True, eq=False)
 class LSTMWeights(LayerWeights):
-    """``LayerWeights`` plus the engine's forms: the candidate (g) rows scaled by 2."""
+    """``LayerWeights`` plus the one bias the input projection adds."""
 
-    scaled_w_ih: Tensor  # (4H, I)
-    scaled_w_hh: Tensor  # (4H, H_out)
-    scaled_bias: Tensor | None  # (4H,) b_ih + b_hh, None without bias
+    bias_sum: Tensor | None  # (4H,) b_ih + b_hh, None without bias
 
 
 @dataclass(eq=False)
@@ -113,13 +110,6 @@ class LSTMDirection(RecurrentDirection):
 
 DirectionTrace = LSTMDirection  # its earlier name, which app/api/routes/birnn.py imports
 LSTMTrace = RecurrentTrace[LSTMDirection]
-
-
-def _gate_scale(size: int) -> Tensor:
-    """(4H,) factors: 1 for i, f, o and 2 for the candidate block."""
-    scale = torch.ones(4 * size)
-    scale[2 * size : 3 * size] = 2.0
-    return scale
 
 
 def _chunk(steps: int) -> int:
@@ -222,13 +212,9 @@ class LSTMEngine(FusedEngine[LSTMWeights]):
         return True
 
     def prepare(self, weights: LayerWeights) -> LSTMWeights:
-        scale = _gate_scale(weights.w_ih.shape[0] // 4)[:, None]
-        bias = (weights.b_ih + weights.b_hh) * scale[:, 0] if weights.bias else None
         return LSTMWeights(
             **{f.name: getattr(weights, f.name) for f in fields(LayerWeights)},
-            scaled_w_ih=weights.w_ih * scale,
-            scaled_w_hh=weights.w_hh * scale,
-            scaled_bias=bias,
+            bias_sum=weights.b_ih + weights.b_hh if weights.bias else None,
         )
 
     def kernel(
@@ -242,16 +228,16 @@ class LSTMEngine(FusedEngine[LSTMWeights]):
         return out, h_n, c_n
 
     def projection(self, weights: LSTMWeights, x: Tensor) -> Tensor:
-        """(T, 4H) W_ih·x_t + b_ih + b_hh, candidate block times 2."""
-        if weights.scaled_bias is None:
-            return x @ weights.scaled_w_ih.t()
-        return torch.addmm(weights.scaled_bias, x, weights.scaled_w_ih.t())
+        """(T, 4H) W_ih·x_t + b_ih + b_hh."""
+        if weights.bias_sum is None:
+            return x @ weights.w_ih.t()
+        return torch.addmm(weights.bias_sum, x, weights.w_ih.t())
 
     def rebuild(self, weights: LSTMWeights, proj: Tensor, states: States) -> LSTMDirection:
         """Gates and cells of one direction from its exact hidden states (T, H_out)."""
         hidden, h0, c0, reverse = states.hidden, states.h0, states.c0, states.reverse
         assert c0 is not None
-        w_hh = weights.scaled_w_hh
+        w_hh = weights.w_hh  # the copy the kernel just read
         steps = hidden.shape[0]
         size = w_hh.shape[0] // 4
         # The gates are computed in the projection's own buffer (``rebuild`` owns it): the matmul
@@ -263,9 +249,10 @@ class LSTMEngine(FusedEngine[LSTMWeights]):
         else:
             gates[1:].addmm_(hidden[:-1], w_hh.t())
             gates[0].addmv_(w_hh, h0)
-        gates.sigmoid_()  # one pass over all four blocks; the candidate block holds σ(2z)
         i, f, g, o = gates.view(steps, 4, size).unbind(1)  # (T, H) views
-        g.mul_(2).sub_(1)  # in place: tanh(z) = 2σ(2z) − 1
+        gates[:, : 2 * size].sigmoid_()  # i and f, side by side
+        g.tanh_()
+        o.sigmoid_()
         cell = torch.empty(steps, size)
         i_np, f_np, g_np, out = i.numpy(), f.numpy(), g.numpy(), cell.numpy()
         if reverse:
@@ -296,7 +283,7 @@ def check_lstm(lstm: nn.Module) -> None:
 
 def input_tables(lstm: nn.Module, embedding: Tensor) -> list[Tensor]:
     """Layer 0's input projection W_ih·e_v + b for every embedding row e_v, one (V, 4H) table per
-    direction, in the engine's scaled layout. Pass them with token ids to ``trace_lstm``."""
+    direction (b = b_ih + b_hh). Pass them with token ids to ``trace_lstm``."""
     return _input_tables(ENGINE, lstm, embedding)
 
 
