@@ -28,8 +28,14 @@ STATIC_DIR = REPO_ROOT / "static"
 @dataclass(frozen=True)
 class Lesson:
     slug: str  # URL path without the slash, template name, and page module name
-    title: str  # navigation label and page heading
-    blurb: str  # one line on the home page
+    title: str  # page heading, and the name of the previous/next links
+    blurb: str  # one line on the home page and under the link that leads to this lesson
+    nav: str = ""  # short label in the header's lesson path (the title when empty)
+
+    @property
+    def label(self) -> str:
+        """The header's label: short, so the lesson path fits one row at 1366 px."""
+        return self.nav or self.title
 
     @property
     def path(self) -> str:
@@ -50,6 +56,7 @@ LESSONS: tuple[Lesson, ...] = (
         "gradients",
         "Vanishing gradients",
         "Why plain RNNs forget: ‖∂L/∂h_t‖ shrinking step by step, RNN vs LSTM.",
+        "Gradients",
     ),
     Lesson(
         "lstm",
@@ -60,18 +67,25 @@ LESSONS: tuple[Lesson, ...] = (
         "birnn",
         "Bidirectional RNN",
         "Fill in a blank from both sides: forward and backward state streams.",
+        "BiRNN",
     ),
     Lesson(
         "attention",
         "Seq2Seq & attention",
         "Encoder–decoder, the fixed-vector bottleneck, and the α heatmap.",
+        "Attention",
     ),
     Lesson(
         "teacher-forcing",
         "Teacher forcing",
         "Feeding the gold token or the model's own: exposure bias, step by step.",
     ),
-    Lesson("beam", "Greedy vs beam", "Step through beam search: every candidate kept and pruned."),
+    Lesson(
+        "beam",
+        "Greedy vs beam",
+        "Step through beam search: every candidate kept and pruned.",
+        "Beam search",
+    ),
     Lesson(
         "skip-thought",
         "Skip-thought",
@@ -83,6 +97,13 @@ LESSONS: tuple[Lesson, ...] = (
 def lessons() -> list[Lesson]:
     """The lessons that exist, in path order."""
     return [lesson for lesson in LESSONS if lesson.exists]
+
+
+def neighbours(lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
+    """The lessons before and after ``lesson`` on the path (None at either end)."""
+    path = lessons()
+    i = path.index(lesson)
+    return (path[i - 1] if i > 0 else None, path[i + 1] if i + 1 < len(path) else None)
 
 
 @lru_cache(maxsize=512)
@@ -108,8 +129,14 @@ router = APIRouter(include_in_schema=False)
 
 
 def render(request: Request, template: str, **context: object) -> HTMLResponse:
-    """Render a page template with the shared context."""
+    """Render a page template with the shared context.
+
+    ``present`` is presentation mode (``present=1`` in the URL, or the older ``big=1`` large-font
+    links), rendered on the server so a projected page never lays itself out twice.
+    """
     context.setdefault("settings", request.app.state.settings)
+    query = request.query_params
+    context.setdefault("present", query.get("present") == "1" or query.get("big") == "1")
     return templates.TemplateResponse(request, template, context)
 
 
@@ -127,7 +154,16 @@ def docs(request: Request) -> HTMLResponse:
 
 def _lesson_route(lesson: Lesson) -> None:
     def page(request: Request) -> HTMLResponse:
-        return render(request, f"{lesson.slug}.html", page=lesson.slug, title=lesson.title, lesson=lesson)
+        previous, following = neighbours(lesson)
+        return render(
+            request,
+            f"{lesson.slug}.html",
+            page=lesson.slug,
+            title=lesson.title,
+            lesson=lesson,
+            previous=previous,
+            following=following,
+        )
 
     page.__name__ = f"page_{lesson.slug.replace('-', '_')}"
     router.add_api_route(lesson.path, page, methods=["GET"], response_class=HTMLResponse)

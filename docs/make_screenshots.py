@@ -22,7 +22,8 @@ from tests.live_server import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
 
-# page name -> (URL path with view state, selector of a plot to wait for or None)
+# page name -> (URL path with view state, selector of a plot to wait for or None); full pages at
+# 1440×1000, except the SCREENS below.
 VIEWS: dict[str, tuple[str, str | None]] = {
     "home": ("/", None),
     "lstm": ("/lstm?t=27&unit=103&q=hidden", "#hm-hidden"),
@@ -33,6 +34,13 @@ VIEWS: dict[str, tuple[str, str | None]] = {
     "teacher-forcing": ("/teacher-forcing", "#curve-loss"),
     "beam": ("/beam?t=3", "#tree"),
     "skip-thought": ("/skip-thought?text=Rosa%20eats%20pancakes%20for%20breakfast.&story=morning", "#map"),
+    "presentation": ("/attention?present=1&text=vendredi%2027%20novembre%202026&t=6", "#alpha"),
+}
+
+# Views taken as one screen of a projector instead of a full page: (width, height, element scrolled
+# to just below the sticky header).
+SCREENS: dict[str, tuple[int, int, str]] = {
+    "presentation": (1024, 768, "#alpha"),
 }
 
 
@@ -60,10 +68,11 @@ def main() -> int:
         OUT.mkdir(parents=True, exist_ok=True)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
             for name, (path, wait) in VIEWS.items():
                 if args.only and name not in args.only:
                     continue
+                width, height, scroll_to = SCREENS.get(name, (1440, 1000, ""))
+                page = browser.new_page(viewport={"width": width, "height": height})
                 page.goto(base + path)
                 page.wait_for_load_state("networkidle")
                 if wait:
@@ -72,7 +81,17 @@ def main() -> int:
                         arg=wait,
                     )
                 time.sleep(1.0)
-                page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+                if scroll_to:
+                    page.evaluate(
+                        """(sel) => { const card = document.querySelector(sel).closest('section');
+                             const top = card.getBoundingClientRect().top + window.scrollY;
+                             const header = document.querySelector('header').getBoundingClientRect().height;
+                             window.scrollTo(0, top - header - 8); }""",
+                        scroll_to,
+                    )
+                    time.sleep(0.3)
+                page.screenshot(path=str(OUT / f"{name}.png"), full_page=not scroll_to)
+                page.close()
                 print(f"wrote {OUT / (name + '.png')}")
             browser.close()
     finally:

@@ -107,3 +107,41 @@ def test_static_versioned_urls_are_cached_for_a_year(client: TestClient) -> None
     r = client.get(css)
     assert "immutable" in r.headers["cache-control"]
     assert client.get("/static/css/app.css").headers["cache-control"] == "no-cache"
+
+
+def test_each_lesson_ends_with_links_to_the_previous_and_next_lesson(client: TestClient) -> None:
+    path = lessons()
+    for i, lesson in enumerate(path):
+        page = parse(client.get(lesson.path).text)
+        rel = {a.get("rel"): a.get("href") for a in page.find("a") if a.get("rel") in ("prev", "next")}
+        assert rel["prev"] == (path[i - 1].path if i > 0 else "/"), lesson.path
+        assert rel["next"] == (path[i + 1].path if i + 1 < len(path) else "/"), lesson.path
+        if i + 1 < len(path):  # one line on what comes next: the next lesson's blurb
+            assert path[i + 1].blurb in page.texts("span"), lesson.path
+        assert any("Keyboard" in t for t in page.texts("p")), lesson.path
+
+
+def test_present_and_old_big_links_render_presentation_mode(client: TestClient) -> None:
+    for query in ("?present=1", "?big=1"):
+        page = parse(client.get("/attention" + query).text)
+        assert "present" in (page.find("html")[0].get("class") or "").split()
+        nav = [a.get("href") for a in page.find("a") if "data-keep-present" in a]
+        assert nav and all(h.endswith("?present=1") for h in nav)  # the path stays in presentation mode
+        toggle = next(b for b in page.find("button") if b.get("id") == "present-toggle")
+        assert toggle.get("aria-pressed") == "true"
+    page = parse(client.get("/attention").text)
+    assert not page.find("html")[0].get("class")
+
+
+def test_each_lesson_maps_the_seed_material(client: TestClient) -> None:
+    for lesson in lessons():
+        page = parse(client.get(lesson.path).text)
+        asides = [a for a in page.find("aside") if "seed-note" in (a.get("class") or "")]
+        assert len(asides) == 1, lesson.path
+        assert "In the seed material" in page.texts("h2"), lesson.path
+
+
+def test_the_header_lists_every_lesson_by_its_short_label(client: TestClient) -> None:
+    page = parse(client.get("/beam").text)
+    labels = [t for t in page.texts("span") if t in {lesson.label for lesson in lessons()}]
+    assert labels[: len(lessons())] == [lesson.label for lesson in lessons()]

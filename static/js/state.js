@@ -37,3 +37,25 @@ export function writeState(state, defaults) {
     window.history.replaceState(null, '', url);
   }
 }
+
+// The URL holds only states that reopen a working view. A page's inputs (the text, the model, …: what
+// a request sends and the server validates) reach the URL once the server has accepted them; until
+// then, and after a rejection, the URL keeps the inputs last accepted, so a link never reopens on an
+// error while the page shows the answer to other inputs. View keys (step, unit, …) are written at once.
+//   const url = urlState(DEFAULTS, ['text', 'model']);
+//   url.write(state);                 // instead of writeState(state, DEFAULTS)
+//   const sent = { ...state }; const r = await request(...); if (r) { url.accept(sent); url.write(state); }
+// accept(values, keys) takes only those keys (a page with two requests accepts each one's inputs).
+export function urlState(defaults, inputKeys) {
+  const opened = readState(defaults); // the link the page was opened with counts as accepted
+  const accepted = {};
+  for (const key of inputKeys) accepted[key] = opened[key];
+  return {
+    accept(values, keys = inputKeys) {
+      for (const key of keys) if (key in values) accepted[key] = values[key];
+    },
+    write(state) {
+      writeState({ ...state, ...accepted }, defaults);
+    },
+  };
+}

@@ -1,12 +1,6 @@
 // Step controls, the same on every page: ◀ ▶, a slider, play/pause, and the keys ← → space.
 // createStepper(container, {count, value, onChange, format, keys}) returns a small controller.
-import { el } from './ui.js';
-
-function typingTarget(target) {
-  if (!target) return false;
-  const tag = target.tagName;
-  return tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || target.isContentEditable;
-}
+import { el, typingTarget } from './ui.js';
 
 export function createStepper(container, { count = 1, value = 0, onChange = () => {}, format = null, keys = true, interval = 450 } = {}) {
   let n = Math.max(1, count);

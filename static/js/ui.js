@@ -77,27 +77,50 @@ export function downloadCSV(filename, rows) {
   download(filename, rows.map((r) => r.map(cell).join(',')).join('\n') + '\n', 'text/csv');
 }
 
-// The page chrome shared by every page: the large-font toggle (kept in the URL as big=1,
-// so a teacher's link opens in projector mode).
+// Keys typed into a text box are text, not shortcuts.
+export function typingTarget(target) {
+  if (!target) return false;
+  const tag = target.tagName;
+  return tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || target.isContentEditable;
+}
+
+function withPresent(href, on) {
+  const url = new URL(href, window.location.href);
+  if (on) url.searchParams.set('present', '1');
+  else url.searchParams.delete('present');
+  url.searchParams.delete('big');
+  return url.pathname + url.search + url.hash;
+}
+
+// The page chrome shared by every page: presentation mode and the lesson shortcuts.
+// Presentation mode (present=1 in the URL, so a teacher's link opens on the projector as prepared;
+// the older big=1 large-font links open it too) makes the text larger, the layout one column and
+// the header one compact row; the server renders its first state (html.present), this toggles it.
+// Plots redraw at the new size on 'fontsizechange' (plots.js).
 export function initChrome() {
-  const button = document.getElementById('large-fonts');
-  const params = new URLSearchParams(window.location.search);
+  const button = document.getElementById('present-toggle');
+  const root = document.documentElement;
   const apply = (on) => {
-    document.documentElement.classList.toggle('large', on); // rem sizes follow the root element
-    document.body.classList.toggle('large', on);
+    root.classList.toggle('present', on);
     if (button) button.setAttribute('aria-pressed', on ? 'true' : 'false');
-    window.dispatchEvent(new CustomEvent('fontsizechange', { detail: { large: on } }));
+    for (const a of document.querySelectorAll('a[data-keep-present]')) a.setAttribute('href', withPresent(a.getAttribute('href'), on));
+    window.dispatchEvent(new CustomEvent('fontsizechange', { detail: { present: on } }));
   };
-  apply(params.get('big') === '1');
-  if (button) {
-    button.addEventListener('click', () => {
-      const on = !document.body.classList.contains('large');
-      const p = new URLSearchParams(window.location.search);
-      if (on) p.set('big', '1');
-      else p.delete('big');
-      const q = p.toString();
-      window.history.replaceState(null, '', window.location.pathname + (q ? `?${q}` : ''));
-      apply(on);
-    });
-  }
+  const toggle = () => {
+    const on = !root.classList.contains('present');
+    window.history.replaceState(null, '', withPresent(window.location.href, on));
+    apply(on);
+  };
+  const params = new URLSearchParams(window.location.search);
+  const wanted = params.get('present') === '1' || params.get('big') === '1';
+  if (wanted !== root.classList.contains('present')) apply(wanted);
+  if (params.has('big')) window.history.replaceState(null, '', withPresent(window.location.href, wanted)); // big=1 → present=1
+  if (button) button.addEventListener('click', toggle);
+  document.addEventListener('keydown', (ev) => {
+    if (typingTarget(ev.target) || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    if (ev.key === 'p' || ev.key === 'P') { toggle(); ev.preventDefault(); return; }
+    const rel = ev.key === '[' ? 'prev' : ev.key === ']' ? 'next' : null;
+    const link = rel && document.querySelector(`.lesson-nav a[rel="${rel}"]`);
+    if (link) { window.location.href = link.href; ev.preventDefault(); }
+  });
 }

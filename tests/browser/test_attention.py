@@ -124,7 +124,12 @@ def test_bottleneck_panel_runs_both_copy_models(page: Any) -> None:
         "() => document.querySelector('#copy-results .copy-row[data-model=\"copy-attention\"] .badge')"
         ".textContent === 'exact copy'"
     )
-    assert url_state(page)["copy"] == "abcde"
+    # the URL takes the string once the copy models have answered it
+    page.wait_for_function("() => new URLSearchParams(location.search).get('copy') === 'abcde'")
+    page.wait_for_function(
+        "() => document.querySelector('#copy-results .copy-row[data-model=\"copy-attention\"] .copy-tokens')"
+        ".textContent === 'abcde'"
+    )
     screenshot(page, "attention")
 
 
@@ -136,6 +141,7 @@ def test_bad_input_shows_inline_and_page_recovers(page: Any, watch: Any) -> None
     page.wait_for_selector("#error:not([hidden])")
     message = page.locator("#error").inner_text()
     assert "201" in message and "200" in message
+    assert "text" not in url_state(page)  # the URL keeps the input the model last answered (the default)
     type_into(page, "#text", "1 Jan 2000")
     page.wait_for_selector("#error", state="hidden")
     wait_for_output(page, "2000-01-01")

@@ -88,6 +88,12 @@ def test_edited_sequence_and_bad_input(page: Any, watch: Any) -> None:
     type_into(page, "#sequence", "F01x?")
     page.wait_for_selector("#error:not([hidden])")
     assert "character 3" in page.locator("#error").inner_text()
+    # The old curves stay on screen, and the URL still holds the sequence they belong to.
+    assert url_state(page)["seq"] == "F0123456789?"
+    assert "last sequence the models accepted" in page.locator("#status").inner_text()
+    page.reload()
+    wait_for_length(page, 12)
+    assert page.locator("#error").is_hidden()
     type_into(page, "#sequence", "F012?")
     page.wait_for_selector("#error", state="hidden")
     wait_for_length(page, 5)

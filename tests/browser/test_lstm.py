@@ -88,6 +88,7 @@ def test_bad_input_shows_inline_and_page_recovers(page: Any, watch: Any) -> None
     type_into(page, "#text", "x" * 2001)
     page.wait_for_function("() => document.querySelector('#error').innerText.includes('2001')")
     assert "2000" in page.locator("#error").inner_text()
+    assert "text" not in url_state(page)  # the heatmaps still show the default text, and so does the URL
     type_into(page, "#text", "ok again 😀")
     page.wait_for_selector("#error", state="hidden")
     page.wait_for_function("() => document.querySelector('#hm-forget').data[0].z[0].length === 10")

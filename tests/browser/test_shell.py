@@ -24,7 +24,9 @@ def test_page_loads_clean(page: Any, path: str, heading: str) -> None:
     nav = page.locator("nav .lessons a")
     assert nav.count() == len(lessons())
     if path != "/":
-        assert page.locator("nav .lessons a[aria-current=page]").inner_text().endswith(heading)
+        current = page.locator("nav .lessons a[aria-current=page]")
+        assert current.get_attribute("title").endswith(heading)
+        assert current.locator(".label").is_visible()
 
 
 def test_home_shows_models_table(page: Any, base_url: str) -> None:
@@ -38,13 +40,33 @@ def test_home_shows_models_table(page: Any, base_url: str) -> None:
     screenshot(page, "home")
 
 
-def test_large_font_toggle_is_in_the_url(page: Any) -> None:
-    page.goto("/")
-    page.click("#large-fonts")
-    assert "big=1" in page.url
-    assert page.evaluate("document.body.classList.contains('large')")
+def test_presentation_mode_is_in_the_url_and_old_large_font_links_open_it(page: Any) -> None:
+    page.goto("/lstm")
+    page.click("#present-toggle")
+    assert "present=1" in page.url
+    assert page.evaluate("document.documentElement.classList.contains('present')")
+    assert page.locator("#present-toggle").get_attribute("aria-pressed") == "true"
+    next_link = page.locator(".lesson-nav a[rel=next]")
+    assert "present=1" in next_link.get_attribute("href")  # the next lesson opens in presentation mode too
     page.reload()
-    assert page.evaluate("document.body.classList.contains('large')")
+    assert page.evaluate("document.documentElement.classList.contains('present')")
+    page.keyboard.press("p")
+    assert "present" not in page.url
+    assert not page.evaluate("document.documentElement.classList.contains('present')")
+    assert "present=1" not in next_link.get_attribute("href")
+    # A link made with the old large-font button still opens on the projector, as present=1.
+    page.goto("/lstm?big=1&t=3")
+    assert page.evaluate("document.documentElement.classList.contains('present')")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('present') === '1'")
+    assert "big=" not in page.url and "t=3" in page.url
+
+
+def test_lesson_keys_move_along_the_path(page: Any) -> None:
+    page.goto("/lstm")
+    page.locator("body").press("]")
+    page.wait_for_url("**/birnn")
+    page.locator("body").press("[")
+    page.wait_for_url("**/lstm")
 
 
 def test_docs_work_offline(page: Any) -> None:

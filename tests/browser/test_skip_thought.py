@@ -33,6 +33,7 @@ def test_type_a_held_out_sentence_and_restore(page: Any, base_url: str) -> None:
     wait_for_plot(page, "#map")
     wait_for_plot(page, "#thought")
     page.wait_for_selector("#metrics tbody tr")
+    assert "story" not in url_state(page)  # no story picked: the URL names none
     assert page.locator("#metrics tbody tr").count() == 6  # 2 decoders × (own + 2 controls)
 
     # A held-out story (cooking), and one of its sentences whose next sentence is forced.

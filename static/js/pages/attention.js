@@ -2,8 +2,8 @@
 // (no round trip): α heatmap row by row, the context vector as a weighted sum, the top-5 next
 // characters. Hard mode, training snapshots and the copy-model bottleneck panel are further requests.
 import { postJSON, latest, showError, clearError, loadModelPicker } from '../api.js';
-import { readState, writeState } from '../state.js';
-import { heatmap, lineChart, barChart, setShapes, cursorShape, COLOURS } from '../plots.js';
+import { readState, urlState } from '../state.js';
+import { heatmap, lineChart, barChart, setShapes, cursorShape, setExportContext, COLOURS } from '../plots.js';
 import { createStepper } from '../steps.js';
 import { el, debounce, visibleChar, fmt, downloadJSON, downloadCSV, initChrome } from '../ui.js';
 
@@ -29,8 +29,11 @@ let snapStepper = null;
 const request = latest((body, opts) => postJSON('/api/seq2seq/translate', body, opts));
 const copyRequest = latest((body, opts) => Promise.all(COPY_MODELS.filter((m) => models[m]).map((m) => postJSON('/api/seq2seq/translate', { ...body, model: m }, opts))));
 
+const TRANSLATE_KEYS = ['model', 'text', 'mode', 'snap', 'samples', 'seed'];
+const url = urlState(DEFAULTS, [...TRANSLATE_KEYS, 'copy']);
+
 function saveState() {
-  writeState(state, DEFAULTS);
+  url.write(state);
 }
 
 function taskOf(name) {
@@ -65,10 +68,12 @@ async function retranslate() {
   if (state.snap >= 0) body.snapshot = state.snap;
   const started = performance.now();
   status.textContent = 'translating…';
+  const sent = { ...state };
   try {
     const result = await request(body);
     if (result === null) return; // superseded by a newer request
     clearError($('error'));
+    url.accept(sent, TRANSLATE_KEYS);
     trace = result;
     onNewTrace();
     status.textContent = `decoded ${result.output_tokens.length} steps in ${Math.round(performance.now() - started)} ms`;
@@ -491,10 +496,13 @@ async function recopy() {
     showError($('copy-error'), 'Type a string to copy (at least one symbol).');
     return;
   }
+  const sent = { copy: state.copy };
   try {
-    const results = await copyRequest({ text: state.copy });
+    const results = await copyRequest({ text: sent.copy });
     if (results === null) return;
     clearError($('copy-error'));
+    url.accept(sent, ['copy']);
+    saveState();
     $('copy-results').replaceChildren(...results.map((r) => copyRow(r)));
     const plain = results.find((r) => !r.has_attention);
     if (plain) $('c-size').textContent = `${plain.fixed_context.length / 2} + ${plain.fixed_context.length / 2}`;
@@ -585,6 +593,7 @@ async function loadModels() {
 
 async function main() {
   initChrome();
+  setExportContext(() => ({ model: state.model, input: state.text, step: state.t, stepName: 'output step' }));
   stepper = createStepper($('steps'), {
     count: 1,
     onChange: (t) => setStep(t),

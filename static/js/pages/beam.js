@@ -2,8 +2,8 @@
 // tree; stepping, the ranked candidate panel, greedy's overlay and node selection all work over
 // that trace in the browser. Width, length penalty, max length and n-best re-run the search live.
 import { postJSON, latest, showError, clearError, loadModelPicker } from '../api.js';
-import { readState, writeState } from '../state.js';
-import { treeChart, downloadPlot, COLOURS, fontSize } from '../plots.js';
+import { readState, urlState } from '../state.js';
+import { treeChart, downloadPlot, setExportContext, COLOURS, fontSize } from '../plots.js';
 import { createStepper } from '../steps.js';
 import { el, debounce, visibleChar, fmt, downloadJSON, downloadCSV, initChrome } from '../ui.js';
 
@@ -43,8 +43,10 @@ let index = null; // per-trace lookups (nodes by id, children, paths)
 
 const request = latest((body, opts) => postJSON('/api/decode/beam', body, opts));
 
+const url = urlState(DEFAULTS, ['model', 'text', 'k', 'alpha', 'maxlen', 'n', 'snap']);
+
 function saveState() {
-  writeState(state, DEFAULTS);
+  url.write(state);
 }
 
 function taskOf(name) {
@@ -81,10 +83,12 @@ async function decode() {
   if (state.snap >= 0) body.snapshot = state.snap;
   const started = performance.now();
   status.textContent = 'decoding…';
+  const sent = { ...state };
   try {
     const result = await request(body);
     if (result === null) return; // superseded by a newer request
     clearError($('error'));
+    url.accept(sent);
     trace = result;
     onNewTrace();
     status.textContent = `decoded in ${Math.round(performance.now() - started)} ms · ${trace.steps.length} steps · stopped: ${trace.stop_reason}`;
@@ -402,9 +406,13 @@ function renderCandidates() {
   const perBeam = Math.round(cands.length / Math.max(1, beams));
   const finished = cands.filter((c) => c.finished).length;
   $('cand-title').textContent = `Step ${s}: ${cands.length} candidates`;
-  $('cand-explain').textContent = `${beams} live beam${beams > 1 ? 's' : ''} × ${perBeam} best next tokens each, out of ${beams} × V = ${beams * trace.vocab_size} possible continuations `
-    + `(at most k of one beam can make the cut, so the top 2k per beam are enough). Ranked by score; the top k = ${Math.min(k, cands.length)} are kept`
-    + `${finished ? `, ${finished} of them end with <eos> and are finished` : ''}.`;
+  const kept = Math.min(k, cands.length);
+  const how = `Each live beam (${beams} now) proposes its ${perBeam} best next tokens, out of ${beams} × V = ${beams * trace.vocab_size} possible continuations. `
+    + 'At most k of one beam can be among the best k, so its top k hold every candidate that can be kept, and the other k per beam are the near misses below the cut.';
+  const cut = finished
+    ? `Ranked by score, the top k = ${kept} are kept, and ${finished} of them end with <eos>: finished hypotheses, which keep their places among the k.`
+    : `Ranked by score, the top k = ${kept} are kept.`;
+  $('cand-explain').textContent = `${how} ${cut}`;
   const greedyId = index.greedyNodes[s];
   const rows = [];
   cands.forEach((c, j) => {
@@ -565,6 +573,7 @@ function numberControl(id, key, { integer = true, onSet = null } = {}) {
 
 async function main() {
   initChrome();
+  setExportContext(() => ({ model: state.model, input: state.text, step: trace ? currentStep() : null }));
   stepper = createStepper($('steps'), {
     count: 1,
     onChange: (t) => setStep(t),
@@ -625,9 +634,8 @@ async function main() {
     rows.push(['greedy', g.text, g.tokens.length, g.logprob, prob(g.logprob), g.score, g.finished, g.true_prob ?? '']);
     downloadCSV(`beam-nbest-${state.model}-k${trace.beam_width}.csv`, rows);
   });
-  const treeFile = () => `beam-tree-${state.model}-k${trace ? trace.beam_width : state.k}`;
-  $('tree-png').addEventListener('click', () => downloadPlot($('tree'), 'png', treeFile()));
-  $('tree-svg').addEventListener('click', () => downloadPlot($('tree'), 'svg', treeFile()));
+  $('tree-png').addEventListener('click', () => downloadPlot($('tree'), 'png'));
+  $('tree-svg').addEventListener('click', () => downloadPlot($('tree'), 'svg'));
   window.addEventListener('fontsizechange', () => { if (trace) renderTree(); });
   if (ok) await decode();
 }

@@ -3,8 +3,8 @@
 // score and the three ranked lists. Stepping moves the forward cursor right and the backward cursor
 // left over that trace, in the browser, with no round trip.
 import { getJSON, postJSON, latest, showError, clearError } from '../api.js';
-import { readState, writeState } from '../state.js';
-import { heatmap, lineChart, barChart, stackedBarChart, setOverlay, setShapes, cursorShape, purge, COLOURS } from '../plots.js';
+import { readState, urlState } from '../state.js';
+import { heatmap, lineChart, barChart, stackedBarChart, setOverlay, setShapes, cursorShape, purge, setExportContext, COLOURS } from '../plots.js';
 import { createStepper } from '../steps.js';
 import { el, debounce, visibleChar, fmt, downloadJSON, downloadCSV, initChrome } from '../ui.js';
 
@@ -37,8 +37,10 @@ let stepper = null;
 
 const request = latest((body, opts) => postJSON('/api/birnn/cloze', body, opts));
 
+const url = urlState(DEFAULTS, ['model', 'text']);
+
 function saveState() {
-  writeState(state, DEFAULTS);
+  url.write(state);
 }
 
 function T() {
@@ -84,10 +86,13 @@ async function run() {
   }
   const started = performance.now();
   status.textContent = 'reading both ways…';
+  const sent = { ...state };
   try {
-    const result = await request({ model: state.model, text: state.text });
+    const result = await request({ model: sent.model, text: sent.text });
     if (result === null) return; // superseded by a newer request
     clearError($('error'));
+    url.accept(sent);
+    saveState();
     trace = result;
     onNewTrace();
     status.textContent = `read ${result.tokens.length} characters both ways in ${Math.round(performance.now() - started)} ms`;
@@ -454,6 +459,7 @@ function downloadTable() {
 
 async function main() {
   initChrome();
+  setExportContext(() => ({ model: state.model, input: state.text, step: trace ? currentStep() : null }));
   const textBox = $('text');
   textBox.value = state.text;
   $('quantity').value = state.q;

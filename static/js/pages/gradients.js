@@ -1,8 +1,8 @@
 // Vanishing-gradient lab: one POST /api/gradients per model (all four at once) for the chosen delay T
 // and sequence; stepping moves a cursor over the returned curves without a round trip.
 import { getJSON, postJSON, latest, showError, clearError } from '../api.js';
-import { readState, writeState } from '../state.js';
-import { lineChart, setShapes, cursorShape } from '../plots.js';
+import { readState, urlState } from '../state.js';
+import { lineChart, setShapes, cursorShape, setExportContext } from '../plots.js';
 import { createStepper } from '../steps.js';
 import { el, debounce, visibleChar, fmt, downloadJSON, downloadCSV, initChrome } from '../ui.js';
 
@@ -19,8 +19,10 @@ let results = {}; // model name -> response
 let stepper = null;
 const requests = {}; // model name -> latest()-wrapped request
 
+const url = urlState(DEFAULTS, ['T', 'sym', 'seed', 'seq', 'w']);
+
 function saveState() {
-  writeState(state, DEFAULTS);
+  url.write(state);
 }
 
 // Deterministic random digits (a small LCG), so a link with (T, sym, seed) reopens the same sequence.
@@ -57,6 +59,7 @@ async function recompute() {
   const started = performance.now();
   status.textContent = 'computing gradients…';
   const body = { delay: state.T, sequence: seq, weights: state.w };
+  const sent = { ...state };
   const settled = await Promise.allSettled(models.map((m) => requests[m.name]({ model: m.name, ...body })));
   if (settled.some((s) => s.status === 'fulfilled' && s.value === null)) return; // superseded
   const errors = settled.filter((s) => s.status === 'rejected').map((s) => s.reason);
@@ -65,10 +68,15 @@ async function recompute() {
   if (errors.length) {
     showError($('error'), errors[0]);
     status.textContent = '';
-    if (!Object.keys(fresh).length) return;
+    if (!Object.keys(fresh).length) {
+      if (Object.keys(results).length) status.textContent = 'The curves still show the last sequence the models accepted.';
+      return;
+    }
   } else {
     clearError($('error'));
   }
+  url.accept(sent);
+  saveState();
   results = fresh;
   const n = Object.values(results)[0].tokens.length;
   stepper.setCount(n, { value: step() });
@@ -369,6 +377,12 @@ function csvRows() {
 
 async function main() {
   initChrome();
+  setExportContext(() => ({
+    model: state.w === 'initial' ? 'untrained' : 'trained',
+    modelLabel: state.w === 'initial' ? 'four models before training' : `four models trained at T = ${state.T}`,
+    input: sequence(),
+    step: state.t,
+  }));
   $('symbol').replaceChildren(...[...SYMBOLS].map((s) => el('option', { value: s }, s)));
   stepper = createStepper($('steps'), {
     count: 1,

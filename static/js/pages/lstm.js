@@ -1,8 +1,8 @@
 // LSTM gate explorer: trace the typed text, then step, select and hover over that trace in the
 // browser (no round trip), except that choosing a unit fetches its pre-activation breakdown.
 import { getJSON, postJSON, postForm, latest, showError, clearError } from '../api.js';
-import { readState, writeState } from '../state.js';
-import { heatmap, lineChart, barChart, setShapes, cursorShape, scaleColour, COLOURS } from '../plots.js';
+import { readState, urlState } from '../state.js';
+import { heatmap, lineChart, barChart, setShapes, cursorShape, scaleColour, setExportContext, COLOURS } from '../plots.js';
 import { createStepper } from '../steps.js';
 import { el, debounce, visibleChar, fmt, downloadJSON, initChrome } from '../ui.js';
 import { drawCellDiagram } from '../cell_diagram.js';
@@ -33,8 +33,10 @@ function entry() {
   return trace ? trace.layers[Math.min(state.layer, trace.layers.length - 1)] : null;
 }
 
+const url = urlState(DEFAULTS, ['model', 'text', 'layer', 'mode', 'csv']);
+
 function saveState() {
-  writeState(state, DEFAULTS);
+  url.write(state);
 }
 
 function transpose(rows) {
@@ -95,11 +97,14 @@ async function retrace({ detailOnly = false } = {}) {
   }
   const started = performance.now();
   status.textContent = 'tracing…';
+  const sent = { ...state };
   try {
     const body = built.body;
     const result = await request(body);
     if (result === null) return; // superseded by a newer request
     clearError($('error'));
+    url.accept(sent);
+    saveState();
     if (detailOnly && trace && result.tokens.length === trace.tokens.length) {
       trace.detail = result.detail;
       renderStep();
@@ -483,6 +488,7 @@ function renderUnitsTable() {
 
 async function main() {
   initChrome();
+  setExportContext(() => ({ model: state.model, input: state.mode === 'csv' ? state.csv : state.text, step: state.t }));
   const textBox = $('text');
   textBox.value = state.text;
   $('csv').value = state.csv;

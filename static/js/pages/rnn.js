@@ -2,8 +2,8 @@
 // browser (no round trip), except that choosing a unit fetches that unit's weight rows.
 // The four stages (neuron, layer, recurrent cell, output) all read the same trace.
 import { getJSON, postJSON, latest, showError, clearError } from '../api.js';
-import { readState, writeState } from '../state.js';
-import { heatmap, lineChart, barChart, setShapes, cursorShape, COLOURS } from '../plots.js';
+import { readState, urlState } from '../state.js';
+import { heatmap, lineChart, barChart, setShapes, cursorShape, setExportContext, COLOURS } from '../plots.js';
 import { createStepper } from '../steps.js';
 import { el, debounce, visibleChar, fmt, downloadJSON, initChrome } from '../ui.js';
 
@@ -21,8 +21,10 @@ let stepper = null;
 
 const request = latest((body, opts) => postJSON('/api/rnn/trace', body, opts));
 
+const url = urlState(DEFAULTS, ['model', 'text', 'delay']);
+
 function saveState() {
-  writeState(state, DEFAULTS);
+  url.write(state);
 }
 
 function transpose(rows) {
@@ -69,9 +71,12 @@ async function retrace({ detailOnly = false } = {}) {
     const info = modelInfo[state.model];
     const delays = (info && info.metrics && info.metrics.delays) || [];
     const body = { model: state.model, text: state.text, unit: state.unit, delay: delays.length ? state.delay : null };
+    const sent = { ...state };
     const result = await request(body);
     if (result === null) return; // superseded by a newer request
     clearError($('error'));
+    url.accept(sent);
+    saveState();
     if (detailOnly && trace && result.tokens.length === trace.tokens.length) {
       trace.detail = result.detail;
       renderStep();
@@ -445,6 +450,7 @@ async function loadModels() {
 
 async function main() {
   initChrome();
+  setExportContext(() => ({ model: state.model, input: state.text, step: step() }));
   const box = $('text');
   box.value = state.text;
   stepper = createStepper($('steps'), {

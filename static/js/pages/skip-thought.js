@@ -2,8 +2,8 @@
 // write its neighbours. The map, the example stories and the metrics come once per model from
 // GET /api/skipthought/map; every keystroke re-runs POST /api/skipthought/neighbours.
 import { getJSON, postJSON, latest, showError, clearError, loadModelPicker } from '../api.js';
-import { readState, writeState } from '../state.js';
-import { heatmap, scatterChart, CATEGORY_COLOURS, COLOURS } from '../plots.js';
+import { readState, urlState } from '../state.js';
+import { heatmap, scatterChart, setExportContext, CATEGORY_COLOURS, COLOURS } from '../plots.js';
 import { el, debounce, fmt, downloadJSON, downloadCSV, initChrome } from '../ui.js';
 
 const KINDS = ['skipthought'];
@@ -20,8 +20,10 @@ let background = null; // cached map series (the same arrays each time, so Plotl
 const request = latest((body, opts) => postJSON('/api/skipthought/neighbours', body, opts));
 const mapRequest = latest((model, opts) => getJSON(`/api/skipthought/map?model=${encodeURIComponent(model)}`, opts));
 
+const url = urlState(DEFAULTS, ['model', 'text', 'beam']);
+
 function saveState() {
-  writeState(state, DEFAULTS);
+  url.write(state);
 }
 
 // The model's tokens for typed text (as app/tasks/stories.py tokenize): lower case, punctuation apart.
@@ -88,10 +90,13 @@ async function rerun() {
   }
   const started = performance.now();
   status.textContent = 'encoding and decoding…';
+  const sent = { ...state };
   try {
-    const r = await request({ model: state.model, text: state.text, beam_width: state.beam });
+    const r = await request({ model: sent.model, text: sent.text, beam_width: sent.beam });
     if (r === null) return; // superseded by a newer request
     clearError($('error'));
+    url.accept(sent);
+    saveState();
     result = r;
     render();
     const how = r.beam_width === 1 ? 'greedy' : `beam width ${r.beam_width}`;
@@ -107,7 +112,8 @@ async function loadMap() {
   const m = await mapRequest(state.model);
   if (m === null) return false;
   map = m;
-  if (!map.examples.some((s) => s.script === state.story)) state.story = map.examples[0].script;
+  // No story picked (or one this model does not have): the first story is shown, and the URL says nothing.
+  if (state.story && !map.examples.some((s) => s.script === state.story)) state.story = '';
   return true;
 }
 
@@ -369,6 +375,7 @@ async function openModel() {
 
 async function main() {
   initChrome();
+  setExportContext(() => ({ model: state.model, input: state.text }));
   const textBox = $('text');
   textBox.value = state.text;
   const beam = $('beam');

@@ -3,8 +3,8 @@
 // trace. Injecting an error is a new request; the ratio panel sends the same request to each model
 // trained with another teacher-forcing ratio; the training curves come from the checkpoints' metrics.
 import { postJSON, latest, showError, clearError, loadModelPicker } from '../api.js';
-import { readState, writeState } from '../state.js';
-import { lineChart, setShapes, cursorShape, COLOURS } from '../plots.js';
+import { readState, urlState } from '../state.js';
+import { lineChart, setShapes, cursorShape, setExportContext, COLOURS } from '../plots.js';
 import { createStepper } from '../steps.js';
 import { el, debounce, visibleChar, fmt, downloadJSON, downloadCSV, initChrome } from '../ui.js';
 
@@ -47,8 +47,10 @@ const taskOf = (name) => (models[name] && models[name].task) || 'copy';
 const ratioModels = () => RATIO_ORDER.filter((m) => models[m]);
 const stepCount = () => (trace ? Math.max(trace.teacher.steps, trace.free.steps) : 1);
 
+const url = urlState(DEFAULTS, ['model', 'text', 'target', 'inj', 'tok']);
+
 function saveState() {
-  writeState(state, DEFAULTS);
+  url.write(state);
 }
 
 function requestBody(model = state.model) {
@@ -68,10 +70,12 @@ async function rerun() {
   const status = $('status');
   const started = performance.now();
   status.textContent = 'decoding…';
+  const sent = { ...state };
   try {
     const result = await request(requestBody());
     if (result === null) return; // superseded
     clearError($('error'));
+    url.accept(sent);
     explicitInject = false;
     trace = result;
     onNewTrace();
@@ -581,6 +585,7 @@ function downloadLanes() {
 
 async function main() {
   initChrome();
+  setExportContext(() => ({ model: state.model, input: state.target ? `${state.text} → ${state.target}` : state.text, step: state.t + 1 }));
   stepper = createStepper($('steps'), {
     count: 1,
     onChange: (t) => setStep(t),
