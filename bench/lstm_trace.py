@@ -6,8 +6,9 @@ The trace (app/nets/lstm.py) returns f, i, g̃, o, c and h for every step; the a
 `nn.LSTM` forward that returns only h (and the final c). Both run on the same input, interleaved
 in rounds, in one process with the server's runtime set-up (one thread, malloc thresholds).
 Prints the median of the per-round ratios, and the absolute medians. Two ways: interleaved call
-by call (each call starts with caches another side filled, as in a server) and in blocks of
-back-to-back calls of one side (warm caches); both are printed, the first is the headline.
+by call in a shuffled order (each call starts with caches another side filled, as in a server;
+``bench.interleave``) and in blocks of back-to-back calls of one side (warm caches); both are
+printed, the first is the headline.
 
 Two trace paths are measured: the shipped char model's (layer 0's input projection is a lookup
 in a per-character table, as the API does) and the generic one (any inputs, a matmul).
@@ -22,7 +23,6 @@ import sys
 # when a script here is run by path, this folder is first on sys.path, so drop it first.
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 
-import argparse
 import statistics
 import sys
 from pathlib import Path
@@ -37,20 +37,13 @@ from app.nets.char_lm import CharLM  # noqa: E402
 from app.nets.lstm import trace_lstm  # noqa: E402
 from app.tasks.shakespeare import split  # noqa: E402
 from app.tasks.vocab import Vocab  # noqa: E402
-from bench import timed  # noqa: E402
+from bench import interleave, rounds_parser, timed  # noqa: E402
 
 T, H = 500, 128
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (default: %(default)s)")
-    parser.add_argument(
-        "--reps", type=int, default=20, help="calls per round and side (default: %(default)s)"
-    )
-    args = parser.parse_args()
+    args = rounds_parser(__doc__).parse_args()
     runtime.configure(1)
 
     entry = Registry.from_paths(Path(__file__).resolve().parent.parent / "models").get("shakespeare-char")
@@ -85,25 +78,18 @@ def main() -> int:
             for _ in range(10):
                 fn()
         sides = {"anchor": anchor, "table": trace_table, "generic": trace_generic}
-        clocks = ("wall", "cpu")
-        rows = {c: {k: [] for k in sides} for c in clocks}  # per-round medians
-        ratios = {c: {k: [] for k in sides} for c in clocks}  # per-round median / anchor median
+        rows = interleave(sides, args.rounds, args.reps)  # clock → side → per-round medians
         # Second measure: each side in a block of `reps` back-to-back calls (warm caches, the
         # steady state of one operation), blocks alternating; thread CPU time.
         block_ratios: dict[str, list[float]] = {k: [] for k in sides}
         for _ in range(args.rounds):
-            samples: dict[str, list[tuple[float, float]]] = {k: [] for k in sides}
-            for _ in range(args.reps):
-                for k, fn in sides.items():  # interleaved call by call: noise hits every side alike
-                    samples[k].append(timed(fn))
             blocks = {k: statistics.median(timed(fn)[1] for _ in range(args.reps)) for k, fn in sides.items()}
             for k in sides:
                 block_ratios[k].append(blocks[k] / blocks["anchor"])
-            for c, clock in enumerate(clocks):
-                med = {k: statistics.median(x[c] for x in v) for k, v in samples.items()}
-                for k in sides:
-                    rows[clock][k].append(med[k])
-                    ratios[clock][k].append(med[k] / med["anchor"])
+    ratios = {
+        clock: {k: [t / a for t, a in zip(v, per_side["anchor"], strict=True)] for k, v in per_side.items()}
+        for clock, per_side in rows.items()
+    }
 
     print(
         f"LSTM trace benchmark: T={T}, H={H}, input {x.shape[1]}, one thread; model: {source}; "

@@ -32,14 +32,14 @@ position at a time. Traces come from the trace engine (``app.nets.lstm``), teste
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from app.nets.lstm import DirectionTrace, LSTMTrace, input_tables, trace_lstm
+from app.nets.lstm import LSTMDirection, LSTMTrace, input_tables, trace_lstm
 
 Direction = Literal["both", "forward", "backward"]
 DIRECTIONS: tuple[str, ...] = ("both", "forward", "backward")
@@ -49,26 +49,11 @@ DIRECTIONS: tuple[str, ...] = ("both", "forward", "backward")
 class ClozeTrace:
     """One text through a cloze net. Direction traces are in text order: index t is character t."""
 
-    forward: DirectionTrace | None  # →h_t etc., None for a backward-only net
-    backward: DirectionTrace | None  # ←h_t etc., None for a forward-only net
+    forward: LSTMDirection | None  # →h_t etc., None for a backward-only net
+    backward: LSTMDirection | None  # ←h_t etc., None for a forward-only net
     features: Tensor  # (D·H,) what the head reads at the blank: [→h_b ; ←h_b] (or one half)
     logits: Tensor  # (V,) scores of every character for the blank
     lstm: LSTMTrace  # the engine's trace (for the backward-only net: of the reversed text)
-
-
-def flip_direction(d: DirectionTrace) -> DirectionTrace:
-    """A direction traced over the reversed text, re-indexed in text order (so t is character t)."""
-    return replace(
-        d,
-        input=d.input.flip(0),
-        forget=d.forget.flip(0),
-        candidate=d.candidate.flip(0),
-        output=d.output.flip(0),
-        cell=d.cell.flip(0),
-        hidden=d.hidden.flip(0),
-        scaled_proj=d.scaled_proj.flip(0),
-        reverse=not d.reverse,  # in text order, its previous state is the next character's
-    )
 
 
 def _blank_steps(
@@ -197,12 +182,12 @@ class ClozeLSTM(nn.Module):
     def trace(self, ids: Tensor, blank_index: int) -> ClozeTrace:
         """ids (T,) with the blank token at ``blank_index`` → every gate and state, and the logits."""
         tables = self._input_tables()
-        forward: DirectionTrace | None
-        backward: DirectionTrace | None
+        forward: LSTMDirection | None
+        backward: LSTMDirection | None
         if self.direction == "backward":
             rev = ids.flip(0)
             tr = trace_lstm(self.lstm, self.embed(rev), ids=rev, tables=tables)
-            forward, backward = None, flip_direction(tr.layers[0][0])
+            forward, backward = None, tr.layers[0][0].flipped()  # back in text order
         else:
             tr = trace_lstm(self.lstm, self.embed(ids), ids=ids, tables=tables)
             forward = tr.layers[0][0]

@@ -2,237 +2,294 @@
 
 The seed material's equations, in torch's gate order (``weight_ih_l0`` stacks i, f, g, o)::
 
-    i_t = σ(W_i·[h_{t−1}, x_t] + b_i)      input gate
-    f_t = σ(W_f·[h_{t−1}, x_t] + b_f)      forget gate
-    g̃_t = tanh(W_g·[h_{t−1}, x_t] + b_g)   candidate
-    o_t = σ(W_o·[h_{t−1}, x_t] + b_o)      output gate
-    c_t = f_t ⊙ c_{t−1} + i_t ⊙ g̃_t         cell state
-    h_t = o_t ⊙ tanh(c_t)                  hidden state
+    i_t = σ(W_ii x_t + b_ii + W_hi h_{t−1} + b_hi)      input gate
+    f_t = σ(W_if x_t + b_if + W_hf h_{t−1} + b_hf)      forget gate
+    g̃_t = tanh(W_ig x_t + b_ig + W_hg h_{t−1} + b_hg)   candidate
+    o_t = σ(W_io x_t + b_io + W_ho h_{t−1} + b_ho)      output gate
+    c_t = f_t ⊙ c_{t−1} + i_t ⊙ g̃_t                      cell state
+    h_t = o_t ⊙ tanh(c_t)                               hidden state
+
+(W·[h_{t−1}, x_t] + b in the seed's notation, with W = [W_h | W_i] and b = b_i + b_h.) The
+backward direction reads h_{t+1} and c_{t+1} where these say t−1.
+
+With ``proj_size = P > 0`` (Sak et al. 2014, "LSTM recurrent neural network architectures for
+large scale acoustic modeling"; torch's ``weight_hr_l{k}`` (P, H))::
+
+    m_t = o_t ⊙ tanh(c_t)           ``unprojected`` (H), Sak's cell output m_t
+    h_t = W_hr m_t                  ``hidden`` (P): the output, and the state the next step reads
+
+so W_h· is (4H, P), h0 and h_n are (L·D, P), c0 and c_n stay (L·D, H), and the layer above reads
+the P-wide h. The gates, cell and ``unprojected`` are H wide; ``hidden`` is P wide.
 
 How it is fast. A Python loop over time costs ~7.5× ``nn.LSTM``. Instead each layer runs once
 through torch's own fused kernel (``torch.lstm``, the op behind ``nn.LSTM``), which gives the exact
 h_t for all t. Every h_{t−1} is then known, so all pre-activations come from ONE batched matmul
-``[h_{t−1}] @ W_hhᵀ`` (plus the input projection, a table lookup for embedding inputs), and the
-gates are elementwise: one sigmoid pass over all four blocks, with the candidate's rows scaled by
-2 beforehand so that g̃ = tanh(z) = 2σ(2z) − 1 (tanh itself costs 3.5× a sigmoid here; scaling by 2
-is exact in floating point). The cell state obeys a linear recurrence c_t = f_t c_{t−1} + i_t g̃_t; it is
-solved by a chunked scan (a short loop inside chunks, vectorised across chunks, then one carry
-pass), which keeps torch's left-to-right summation order inside each chunk.
+``[h_{t−1}] @ W_hhᵀ`` added in place onto the input projection (a table lookup for embedding
+inputs), and the gates are elementwise: σ over the i and f blocks, tanh over g̃, σ over o. The cell
+state obeys a linear recurrence c_t = f_t c_{t−1} + i_t g̃_t, solved by ``cell_scan``.
 """
 
 from __future__ import annotations
 
-import weakref
-from dataclasses import dataclass
+import math
+import warnings
+from dataclasses import dataclass, fields
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
+
+from app.nets.recurrent import (
+    FusedEngine,
+    LayerWeights,
+    RecurrentDirection,
+    RecurrentTrace,
+    Shape,
+    States,
+    states_read,
+    trace_layers,
+)
+from app.nets.recurrent import input_tables as _input_tables
 
 GATES = ("input", "forget", "candidate", "output")  # torch's order in weight_ih_l{k}: i, f, g, o
 
+# torch notes on every projected LSTM that oneDNN lacks projections and its own loop runs instead:
+# the same states, nothing for a user to act on.
+warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
 
-@dataclass
-class DirectionTrace:
-    """One layer, one direction. Every tensor is (T, H), time-major."""
 
-    input: Tensor
-    forget: Tensor
-    candidate: Tensor
-    output: Tensor
-    cell: Tensor
-    hidden: Tensor
-    h0: Tensor  # (H,) state before the first step this direction reads
-    c0: Tensor  # (H,)
-    reverse: bool
-    scaled_proj: Tensor  # (T, 4H) W_ih·x_t + b, candidate block times 2 (see module docstring)
-    scaled_w_hh: Tensor  # (4H, H) W_hh, candidate rows times 2
+@dataclass(frozen=True, eq=False)
+class LSTMWeights(LayerWeights):
+    """``LayerWeights`` plus the one bias the input projection adds."""
+
+    bias_sum: Tensor | None  # (4H,) b_ih + b_hh, None without bias
+
+
+@dataclass(eq=False)
+class LSTMDirection(RecurrentDirection):
+    """One layer, one direction of an LSTM. Gates and cell (T, H); ``hidden`` (T, H_out)."""
+
+    input: Tensor  # i_t
+    forget: Tensor  # f_t
+    candidate: Tensor  # g̃_t
+    output: Tensor  # o_t
+    cell: Tensor  # c_t
+    c0: Tensor  # (H,) the cell state before the first step this direction reads
+    unprojected: Tensor | None = None  # (T, H) m_t = o_t ⊙ tanh(c_t) when proj_size > 0
+
+    gates: ClassVar[tuple[str, ...]] = GATES
+    step_fields: ClassVar[tuple[str, ...]] = (
+        "hidden", "x", "input", "forget", "candidate", "output", "cell", "unprojected",
+    )  # fmt: skip
 
     @property
-    def prev_hidden(self) -> Tensor:
-        """(T, H) the h_{t−1} each step reads (h_{t+1} for the backward direction)."""
-        if self.reverse:
-            return torch.cat([self.hidden[1:], self.h0[None]])
-        return torch.cat([self.h0[None], self.hidden[:-1]])
+    def activations(self) -> tuple[str, ...]:
+        return ("sigmoid", "sigmoid", "tanh", "sigmoid")
 
     @property
-    def pre(self) -> Tensor:
-        """(T, 4H) pre-activations W·[h_{t−1}, x_t] + b, gate order i, f, g, o (recomputed)."""
-        scaled = torch.addmm(self.scaled_proj, self.prev_hidden, self.scaled_w_hh.t())
-        return scaled * _gate_scale(self.hidden.shape[1], inverse=True)
-
-    def unit_terms(self, unit: int) -> tuple[Tensor, Tensor]:
-        """For one unit, (W_hh·h_{t−1}, W_ih·x_t + b): (T, 4) each, gate order i, f, g, o.
-
-        Their sum is the pre-activation whose σ (tanh for g̃) is the gate value at each step.
-        """
-        size = self.hidden.shape[1]
-        rows = torch.arange(4) * size + unit
-        unscale = _gate_scale(size, inverse=True)[rows]
-        recurrent = self.prev_hidden @ self.scaled_w_hh[rows].t() * unscale
-        return recurrent, self.scaled_proj[:, rows] * unscale
+    def previous_cell(self) -> Tensor:
+        """(T, H) the cell state each step read: c_{t−1}, or c_{t+1} for the backward direction."""
+        return states_read(self.cell, self.c0, self.reverse)
 
     def quantities(self) -> dict[str, Tensor]:
-        """The six per-step quantities, by name."""
-        return {
-            "forget": self.forget,
+        """The per-step quantities by name: the six of the equations, plus ``unprojected`` with
+        proj_size (then ``hidden`` is the projected h_t, P wide)."""
+        named = {
             "input": self.input,
+            "forget": self.forget,
             "candidate": self.candidate,
             "output": self.output,
             "cell": self.cell,
             "hidden": self.hidden,
         }
+        if self.unprojected is not None:
+            named["unprojected"] = self.unprojected
+        return named
 
 
-@dataclass
-class LSTMTrace:
-    """``layers[l][d]`` is layer l, direction d (0 forward, 1 backward)."""
-
-    layers: list[list[DirectionTrace]]
-    output: Tensor  # (T, D·H), equals nn.LSTM's output for the last layer
-    h_n: Tensor  # (L·D, H), as nn.LSTM returns it
-    c_n: Tensor  # (L·D, H)
+DirectionTrace = LSTMDirection  # its earlier name, which app/api/routes/birnn.py imports
+LSTMTrace = RecurrentTrace[LSTMDirection]
 
 
-def check_lstm(lstm: nn.LSTM) -> None:
-    """Refuse what the engine does not trace, with a reason."""
-    if lstm.proj_size:
-        raise ValueError(f"LSTM with proj_size={lstm.proj_size} is not supported (only proj_size=0)")
+def _chunk(steps: int) -> int:
+    """Chunk length for ``cell_scan``: ~√(T/2) balances the in-chunk loop against the carry."""
+    return max(2, math.isqrt(steps // 2))
 
 
-def _gate_scale(size: int, inverse: bool = False) -> Tensor:
-    """(4H,) factors: 1 for i, f, o and 2 for the candidate block (½ with ``inverse``)."""
-    scale = torch.ones(4 * size)
-    scale[2 * size : 3 * size] = 0.5 if inverse else 2.0
-    return scale
+def _strict_view(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``a`` reshaped without a copy (assigning ``.shape`` raises instead of copying)."""
+    view = a.view()
+    view.shape = shape
+    return view
 
 
-Weights = tuple[Tensor, Tensor, Tensor | None]
-
-# Scaled weights per module, layer and direction, reused while the parameters are unchanged (the
-# key holds each parameter's storage and in-place version counter, so loading or training new
-# values invalidates it).
-_WEIGHTS: weakref.WeakKeyDictionary[nn.LSTM, dict[tuple[int, int], tuple[tuple[int, ...], Weights]]] = (
-    weakref.WeakKeyDictionary()
-)
+def _drive(first: np.ndarray, second: np.ndarray | None) -> np.ndarray:
+    return first if second is None else first * second
 
 
-def _layer_weights(lstm: nn.LSTM, layer: int, direction: int) -> tuple[Tensor, Tensor, Tensor | None]:
-    """(W_ih, W_hh, b_ih + b_hh) of one layer and direction, candidate rows scaled by 2."""
-    suffix = f"_l{layer}" + ("_reverse" if direction else "")
-    names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if lstm.bias else [])
-    params = [getattr(lstm, n + suffix) for n in names]
-    try:
-        key = tuple(x for p in params for x in (p.data_ptr(), p._version))
-    except RuntimeError:  # inference tensors keep no version counter: nothing to key on
-        return _scaled_weights(lstm, suffix)
-    cached = _WEIGHTS.setdefault(lstm, {}).get((layer, direction))
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    weights = _scaled_weights(lstm, suffix)
-    _WEIGHTS[lstm][(layer, direction)] = (key, weights)
-    return weights
+def _loop(forget: np.ndarray, drive: np.ndarray, c0: np.ndarray, out: np.ndarray) -> None:
+    """out_t = forget_t ⊙ out_{t−1} + drive_t, one step at a time (out_{−1} = c0)."""
+    np.multiply(forget[0], c0, out=out[0])
+    out[0] += drive[0]
+    for t in range(1, drive.shape[0]):
+        np.multiply(forget[t], out[t - 1], out=out[t])
+        out[t] += drive[t]
 
 
-def _scaled_weights(lstm: nn.LSTM, suffix: str) -> tuple[Tensor, Tensor, Tensor | None]:
-    scale = _gate_scale(lstm.hidden_size)[:, None]
-    w_ih = getattr(lstm, "weight_ih" + suffix) * scale
-    w_hh = getattr(lstm, "weight_hh" + suffix) * scale
-    bias = None
-    if lstm.bias:
-        bias = (getattr(lstm, "bias_ih" + suffix) + getattr(lstm, "bias_hh" + suffix)) * scale[:, 0]
-    return w_ih, w_hh, bias
-
-
-def input_tables(lstm: nn.LSTM, embedding: Tensor) -> list[Tensor]:
-    """Layer 0's input projection W_ih·e_v + b for every embedding row e_v, one (V, 4H) table per
-    direction, in the engine's scaled layout. Pass them with token ids to ``trace_lstm``."""
-    tables = []
-    for d in range(2 if lstm.bidirectional else 1):
-        w_ih, _, bias = _layer_weights(lstm, 0, d)
-        table = embedding.float() @ w_ih.t()
-        tables.append(table + bias if bias is not None else table)
-    return tables
-
-
-def cell_scan(forget: np.ndarray, drive: np.ndarray, c0: np.ndarray, chunk: int = 0) -> np.ndarray:
+def cell_scan(
+    forget: np.ndarray,
+    drive: np.ndarray,
+    c0: np.ndarray,
+    chunk: int = 0,
+    out: np.ndarray | None = None,
+    candidate: np.ndarray | None = None,
+) -> np.ndarray:
     """Solve c_t = forget_t ⊙ c_{t−1} + drive_t for all t; arrays are (T, H) float32.
 
+    With ``candidate``, the drive is ``drive ⊙ candidate`` (i_t ⊙ g̃_t), multiplied as it is read.
     Time is cut into chunks of K steps. Inside the chunks the recurrence runs sequentially, all
-    chunks at once, from a zero start, so the arithmetic order is that of a plain loop; a carry pass
-    then adds each chunk's incoming state, scaled by the running product of forget gates. That is
-    ~2K + 2T/K small vectorised operations instead of T.
+    chunks at once, from a zero start, keeping a plain loop's arithmetic order; the state entering
+    each chunk is the same recurrence over the chunks (its forget factor is the chunk's product of
+    forget gates), solved recursively; a last pass adds each chunk's incoming state times the
+    running product of its forget gates. That is ~3K + 3T/K small vectorised operations instead
+    of 2T. Steps past the last whole chunk run as a loop. ``out`` (T, H) may be a view (the
+    backward direction writes through a reversed one); returns it.
     """
-    steps, width = drive.shape
+    steps, width = forget.shape
+    if out is None:
+        out = np.empty((steps, width), dtype=np.float32)
     if steps == 0:
-        return drive.copy()
-    k = chunk or max(1, int(round(np.sqrt(steps))))
-    n = -(-steps // k)  # number of chunks
-    pad = n * k - steps
-    if pad:
-        forget = np.concatenate([forget, np.ones((pad, width), forget.dtype)])
-        drive = np.concatenate([drive, np.zeros((pad, width), drive.dtype)])
-    # (K, chunks, H): row j holds step j of every chunk, contiguous.
-    f = np.ascontiguousarray(forget.reshape(n, k, width).transpose(1, 0, 2))
-    local = np.ascontiguousarray(drive.reshape(n, k, width).transpose(1, 0, 2))
-    prod = f.copy()  # running product of forget gates inside each chunk
-    tmp = np.empty_like(local[0])
+        return out
+    k = chunk or _chunk(steps)
+    n = steps // k  # whole chunks
+    if n < 2:
+        _loop(forget, _drive(drive, candidate), c0, out)
+        return out
+    m = n * k
+
+    def chunked(a: np.ndarray) -> np.ndarray:  # (T, H) → (K, chunks, H): row j holds step j of every chunk
+        return a[:m].reshape(n, k, width).transpose(1, 0, 2)
+
+    f = np.empty((k, n, width), dtype=np.float32)
+    f[...] = chunked(forget)
+    local = np.empty_like(f)  # the recurrence inside each chunk from a zero start
+    if candidate is None:
+        local[...] = chunked(drive)
+    else:
+        np.multiply(chunked(drive), chunked(candidate), out=local)
+    prod = np.empty_like(f)  # running product of forget gates inside each chunk
+    prod[0] = f[0]
+    tmp = np.empty((n, width), dtype=np.float32)
     for j in range(1, k):
         np.multiply(f[j], local[j - 1], out=tmp)
         local[j] += tmp  # local_j = f_j * local_{j-1} + drive_j: the loop's order
-        np.multiply(prod[j], prod[j - 1], out=prod[j])
-    carry = np.empty((n, width), drive.dtype)  # state entering each chunk
+        np.multiply(f[j], prod[j - 1], out=prod[j])
+    carry = np.empty((n, width), dtype=np.float32)  # the state entering each chunk
     carry[0] = c0
-    last_local, last_prod = local[-1], prod[-1]
-    for m in range(1, n):
-        np.multiply(last_prod[m - 1], carry[m - 1], out=carry[m])
-        carry[m] += last_local[m - 1]
-    local += prod * carry[None]
-    return local.transpose(1, 0, 2).reshape(n * k, width)[:steps]
+    cell_scan(prod[-1, :-1], local[-1, :-1], c0, out=carry[1:])
+    prod *= carry  # (K, chunks, H) · (chunks, H)
+    np.add(local, prod, out=_strict_view(out[:m], (n, k, width)).transpose(1, 0, 2))
+    if m < steps:
+        tail = _drive(drive[m:], None if candidate is None else candidate[m:])
+        _loop(forget[m:], tail, out[m - 1], out[m:])
+    return out
 
 
-def _trace_direction(
-    proj: Tensor, hidden: Tensor, w_hh: Tensor, h0: Tensor, c0: Tensor, reverse: bool
-) -> DirectionTrace:
-    """Rebuild gates and cells of one direction from its exact hidden states ``hidden`` (T, H).
+class LSTMEngine(FusedEngine[LSTMWeights]):
+    kind = "lstm"
+    name = "LSTM"
+    mode = "LSTM"
 
-    proj: (T, 4H) scaled input projection W_ih·x_t + b; w_hh: (4H, H) scaled recurrent weights.
-    """
-    steps, size = hidden.shape
-    gates = torch.empty(steps, 4 * size)  # pre-activations first, then σ in place
-    if reverse:  # backward reads t = T−1 … 0, so its "previous" state at t is h_{t+1}
-        torch.addmm(proj[:-1], hidden[1:], w_hh.t(), out=gates[:-1])
-        torch.addmv(proj[-1], w_hh, h0, out=gates[-1])
-    else:
-        torch.addmm(proj[1:], hidden[:-1], w_hh.t(), out=gates[1:])
-        torch.addmv(proj[0], w_hh, h0, out=gates[0])
-    gates.sigmoid_()  # one pass over all four blocks; the candidate block holds σ(2z)
-    i, f, g, o = gates.split(size, dim=1)
-    g.mul_(2).sub_(1)  # in place: tanh(z) = 2σ(2z) − 1
-    f_np, drive = f.numpy(), (i * g).numpy()
-    if reverse:
-        cell_np = cell_scan(f_np[::-1], drive[::-1], c0.numpy())[::-1].copy()
-    else:
-        cell_np = cell_scan(f_np, drive, c0.numpy())
-    return DirectionTrace(
-        input=i,
-        forget=f,
-        candidate=g,
-        output=o,
-        cell=torch.from_numpy(cell_np),
-        hidden=hidden,
-        h0=h0,
-        c0=c0,
-        reverse=reverse,
-        scaled_proj=proj,
-        scaled_w_hh=w_hh,
-    )
+    def check(self, module: nn.Module) -> Shape:
+        shape = super().check(module)
+        if shape.proj_size and not 0 < shape.proj_size < shape.hidden_size:
+            top = shape.hidden_size - 1
+            raise ValueError(f"proj_size: {shape.proj_size}, but it must be in 1..{top} (below hidden_size)")
+        return shape
+
+    def has_cell(self) -> bool:
+        return True
+
+    def prepare(self, weights: LayerWeights) -> LSTMWeights:
+        return LSTMWeights(
+            **{f.name: getattr(weights, f.name) for f in fields(LayerWeights)},
+            bias_sum=weights.b_ih + weights.b_hh if weights.bias else None,
+        )
+
+    def kernel(
+        self, x: Tensor, h0: Tensor, c0: Tensor | None, params: list[Tensor], shape: Shape
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        assert c0 is not None
+        # torch infers the projection from h0 being narrower than c0.
+        out, h_n, c_n = torch.lstm(
+            x, (h0, c0), params, shape.bias, 1, 0.0, False, shape.directions == 2, False
+        )
+        return out, h_n, c_n
+
+    def projection(self, weights: LSTMWeights, x: Tensor) -> Tensor:
+        """(T, 4H) W_ih·x_t + b_ih + b_hh."""
+        if weights.bias_sum is None:
+            return x @ weights.w_ih.t()
+        return torch.addmm(weights.bias_sum, x, weights.w_ih.t())
+
+    def rebuild(self, weights: LSTMWeights, proj: Tensor, states: States) -> LSTMDirection:
+        """Gates and cells of one direction from its exact hidden states (T, H_out)."""
+        hidden, h0, c0, reverse = states.hidden, states.h0, states.c0, states.reverse
+        assert c0 is not None
+        w_hh = weights.w_hh  # the copy the kernel just read
+        steps = hidden.shape[0]
+        size = w_hh.shape[0] // 4
+        # The gates are computed in the projection's own buffer (``rebuild`` owns it): the matmul
+        # adds onto it in place, which spares addmm's copy of its bias into a new tensor.
+        gates = proj  # (T, 4H) pre-activations first, then σ in place
+        if reverse:  # backward reads t = T−1 … 0, so its "previous" state at t is h_{t+1}
+            gates[:-1].addmm_(hidden[1:], w_hh.t())
+            gates[-1].addmv_(w_hh, h0)
+        else:
+            gates[1:].addmm_(hidden[:-1], w_hh.t())
+            gates[0].addmv_(w_hh, h0)
+        i, f, g, o = gates.view(steps, 4, size).unbind(1)  # (T, H) views
+        gates[:, : 2 * size].sigmoid_()  # i and f, side by side
+        g.tanh_()
+        o.sigmoid_()
+        cell = torch.empty(steps, size)
+        i_np, f_np, g_np, out = i.numpy(), f.numpy(), g.numpy(), cell.numpy()
+        if reverse:
+            cell_scan(f_np[::-1], i_np[::-1], c0.numpy(), out=out[::-1], candidate=g_np[::-1])
+        else:
+            cell_scan(f_np, i_np, c0.numpy(), out=out, candidate=g_np)
+        unprojected = o * torch.tanh(cell) if weights.w_hr is not None else None
+        return LSTMDirection(
+            **states.common(),
+            weights=weights,
+            input=i,
+            forget=f,
+            candidate=g,
+            output=o,
+            cell=cell,
+            c0=c0,
+            unprojected=unprojected,
+        )
+
+
+ENGINE = LSTMEngine()
+
+
+def check_lstm(lstm: nn.Module) -> None:
+    """Refuse what the engine does not trace, with a ValueError naming the parameter."""
+    ENGINE.check(lstm)
+
+
+def input_tables(lstm: nn.Module, embedding: Tensor) -> list[Tensor]:
+    """Layer 0's input projection W_ih·e_v + b for every embedding row e_v, one (V, 4H) table per
+    direction (b = b_ih + b_hh). Pass them with token ids to ``trace_lstm``."""
+    return _input_tables(ENGINE, lstm, embedding)
 
 
 @torch.inference_mode()
 def trace_lstm(
-    lstm: nn.LSTM,
+    lstm: nn.Module,
     x: Tensor,
     *,
     ids: Tensor | None = None,
@@ -240,60 +297,12 @@ def trace_lstm(
     h0: Tensor | None = None,
     c0: Tensor | None = None,
 ) -> LSTMTrace:
-    """Trace one sequence through ``lstm``.
+    """Trace one sequence through ``lstm`` (an ``nn.LSTM``, any layers, directions, bias,
+    ``batch_first`` and ``proj_size``).
 
-    x: (T, input_size) inputs. For embedding inputs, also pass the token ``ids`` (T,) and the
-    ``tables`` from ``input_tables``: layer 0's input projection then is a lookup, not a matmul.
-    h0, c0: (L·D, H) initial states, zeros unless given (nn.LSTM's convention).
+    x: (T, input_size), or the module's own layout with a batch of one. For embedding inputs,
+    also pass the token ``ids`` (T,) and the ``tables`` from ``input_tables``: layer 0's input
+    projection then is a lookup, not a matmul. h0 (L·D, H_out), c0 (L·D, H): initial states,
+    zeros unless given (nn.LSTM's convention). See ``app.nets.recurrent.trace_layers``.
     """
-    check_lstm(lstm)
-    if x.dim() != 2 or x.shape[1] != lstm.input_size:
-        raise ValueError(
-            f"inputs are {list(x.shape)}, but this LSTM needs [T, {lstm.input_size}] (input_size)"
-        )
-    dirs = 2 if lstm.bidirectional else 1
-    size = lstm.hidden_size
-    states = lstm.num_layers * dirs
-    h0 = torch.zeros(states, size) if h0 is None else h0.reshape(states, size).float()
-    c0 = torch.zeros(states, size) if c0 is None else c0.reshape(states, size).float()
-    layers: list[list[DirectionTrace]] = []
-    h_n, c_n = [], []
-    layer_in = x.float()  # (T, I)
-    for layer in range(lstm.num_layers):
-        params: list[Tensor] = []
-        for d in range(dirs):
-            suffix = f"_l{layer}" + ("_reverse" if d else "")
-            params += [getattr(lstm, "weight_ih" + suffix), getattr(lstm, "weight_hh" + suffix)]
-            if lstm.bias:
-                params += [getattr(lstm, "bias_ih" + suffix), getattr(lstm, "bias_hh" + suffix)]
-        sl = slice(layer * dirs, (layer + 1) * dirs)
-        # torch's own fused LSTM kernel, one layer, both directions: the exact hidden states.
-        out, hn, cn = torch.lstm(
-            layer_in[:, None],
-            (h0[sl, None], c0[sl, None]),
-            params,
-            lstm.bias,
-            1,  # num_layers
-            0.0,  # dropout
-            False,  # train
-            lstm.bidirectional,
-            False,  # batch_first
-        )  # out: (T, 1, D·H)
-        out = out[:, 0]
-        traces = []
-        for d in range(dirs):
-            w_ih, w_hh, bias = _layer_weights(lstm, layer, d)
-            if layer == 0 and tables is not None and ids is not None:
-                proj = F.embedding(ids, tables[d])  # (T, 4H) lookup
-            elif bias is None:
-                proj = layer_in @ w_ih.t()
-            else:
-                proj = torch.addmm(bias, layer_in, w_ih.t())
-            hidden = out[:, d * size : (d + 1) * size]
-            state = layer * dirs + d
-            traces.append(_trace_direction(proj, hidden, w_hh, h0[state], c0[state], bool(d)))
-        layers.append(traces)
-        h_n.append(hn[:, 0])
-        c_n.append(cn[:, 0])
-        layer_in = out
-    return LSTMTrace(layers=layers, output=layer_in, h_n=torch.cat(h_n), c_n=torch.cat(c_n))
+    return trace_layers(ENGINE, lstm, x, ids=ids, tables=tables, h0=h0, c0=c0)

@@ -26,9 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from app.nets.lstm import LSTMTrace, trace_lstm
-from app.nets.lstm import input_tables as lstm_tables
-from app.nets.rnn import RNNTrace, input_tables, trace_rnn
+from app.nets.engines import input_tables, trace_recurrent
 
 SATURATED = 0.95  # |h| above this counts as a saturated tanh (its slope 1 − h² is below 0.1)
 
@@ -125,9 +123,13 @@ class _Recall(nn.Module):
             probs=torch.softmax(logits.detach(), dim=0),
         )
 
+    @torch.inference_mode()
     def trace(self, ids: Tensor) -> tuple[Any, Tensor]:
-        """ids (T,) → (the trace of the recurrent layer, logits (T, C)); see the subclasses."""
-        raise NotImplementedError
+        """ids (T,) → (the trace of the recurrent layer, logits (T, C)), one-hot inputs read as a
+        table lookup (``app.nets.engines``)."""
+        eye = torch.eye(self.vocab_size)
+        tr = trace_recurrent(self.rnn, eye[ids], ids=ids, tables=input_tables(self.rnn, eye))
+        return tr, self.head(tr.output)
 
     def warm_up(self) -> None:
         """One tiny trace and one gradient pass before the first request."""
@@ -145,14 +147,6 @@ class RecallRNN(_Recall):
         self.rnn = nn.RNN(vocab_size, hidden_size, nonlinearity="tanh")
         self.head = nn.Linear(hidden_size, num_classes)
 
-    @torch.inference_mode()
-    def trace(self, ids: Tensor) -> tuple[RNNTrace, Tensor]:
-        """ids (T,) → (the full RNN trace, logits (T, C))."""
-        assert isinstance(self.rnn, nn.RNN)
-        eye = torch.eye(self.vocab_size)
-        tr = trace_rnn(self.rnn, eye[ids], ids=ids, tables=input_tables(self.rnn, eye))
-        return tr, self.head(tr.output)
-
 
 class RecallLSTM(_Recall):
     """LSTM on the same task (gates i, f, g, o in torch's order), with the same head."""
@@ -162,11 +156,3 @@ class RecallLSTM(_Recall):
         self.vocab_size = vocab_size
         self.rnn = nn.LSTM(vocab_size, hidden_size)
         self.head = nn.Linear(hidden_size, num_classes)
-
-    @torch.inference_mode()
-    def trace(self, ids: Tensor) -> tuple[LSTMTrace, Tensor]:
-        """ids (T,) → (the full LSTM trace, logits (T, C))."""
-        assert isinstance(self.rnn, nn.LSTM)
-        eye = torch.eye(self.vocab_size)
-        tr = trace_lstm(self.rnn, eye[ids], ids=ids, tables=lstm_tables(self.rnn, eye))
-        return tr, self.head(tr.output)

@@ -8,145 +8,129 @@ The seed material's recurrent cell, in torch's parametrisation (two bias vectors
 
 W = [W_hh | W_ih] acting on the concatenation [h_{t−1}, x_t] is the same product written as one
 matrix; b = b_ih + b_hh. A plain layer of neurons h = f(W_ih·x + b) is the special case h_{t−1} = 0.
+The backward direction reads h_{t+1} where this says t−1. Quantities: ``from_input`` and
+``recurrent`` (each with its bias, as above) and ``hidden``, (T, H) each; the trace's kind is
+``rnn_tanh`` or ``rnn_relu``.
 
 How it runs. Each layer goes once through torch's own fused kernel (``torch.rnn_tanh`` /
 ``torch.rnn_relu``, the ops behind ``nn.RNN``), so h_t is exactly what ``nn.RNN`` returns. Every
 h_{t−1} is then known, and both pre-activation parts come from one batched matmul each
 (``[h_{t−1}] @ W_hhᵀ`` and ``[x_t] @ W_ihᵀ``, or a table lookup for one-hot or embedding inputs),
-just as ``app.nets.lstm`` does for the LSTM. A Python loop over steps would be simpler to read, but
-it recomputes h_t with a different summation order than torch (so it only matches to ~1e-7, not
-bit for bit) and costs several times the fused kernel for the 2000-character texts the page allows.
+as the other engines do. A Python loop over steps would be simpler to read, but it recomputes h_t
+with a different summation order than torch and costs several times the fused kernel.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
+
+from app.nets.recurrent import (
+    FusedEngine,
+    LayerWeights,
+    RecurrentDirection,
+    RecurrentTrace,
+    States,
+    states_read,
+    trace_layers,
+)
+from app.nets.recurrent import input_tables as _input_tables
+
+NONLINEARITIES = ("tanh", "relu")
 
 
-@dataclass
-class RNNDirectionTrace:
-    """One layer, one direction. Every tensor is (T, H), time-major."""
+@dataclass(eq=False)
+class RNNDirection(RecurrentDirection):
+    """One layer, one direction of an RNN. Every per-step tensor is (T, H)."""
 
     from_input: Tensor  # W_ih·x_t + b_ih
-    recurrent: Tensor  # W_hh·h_{t−1} + b_hh
-    hidden: Tensor  # h_t, exactly as nn.RNN computes it
-    h0: Tensor  # (H,) state before the first step this direction reads
-    reverse: bool = False  # the backward direction reads t = T−1 … 0
+    recurrent: Tensor  # W_hh·h_{t−1} + b_hh (h_{t+1} backward)
+    nonlinearity: str  # f: "tanh" or "relu"
+
+    gates: ClassVar[tuple[str, ...]] = ("hidden",)  # one block: h_t = f(pre) itself
+    step_fields: ClassVar[tuple[str, ...]] = ("hidden", "x", "from_input", "recurrent")
+
+    @property
+    def activations(self) -> tuple[str, ...]:
+        return (self.nonlinearity,)
 
     @property
     def pre(self) -> Tensor:
         """(T, H) the full pre-activation W·[h_{t−1}, x_t] + b; h_t = f(pre)."""
         return self.from_input + self.recurrent
 
-    @property
-    def previous(self) -> Tensor:
-        """(T, H) the state each step read: h_{t−1} (h_{t+1} backward), half of [h_{t−1}, x_t]."""
-        return _previous(self.hidden, self.h0, self.reverse)
+    def quantities(self) -> dict[str, Tensor]:
+        """The per-step quantities by name: both pre-activation parts and h."""
+        return {"from_input": self.from_input, "recurrent": self.recurrent, "hidden": self.hidden}
 
 
-@dataclass
-class RNNTrace:
-    """``layers[l][d]`` is layer l, direction d (0 forward, 1 backward)."""
-
-    layers: list[list[RNNDirectionTrace]]
-    output: Tensor  # (T, D·H), equals nn.RNN's output
-    h_n: Tensor  # (L·D, H), as nn.RNN returns it
+RNNTrace = RecurrentTrace[RNNDirection]
 
 
-def _previous(hidden: Tensor, h0: Tensor, reverse: bool) -> Tensor:
-    """The state each step reads: h_{t−1} forward; h_{t+1} for the backward direction."""
-    if reverse:
-        return torch.cat([hidden[1:], h0[None]])
-    return torch.cat([h0[None], hidden[:-1]])  # (T, H)
+class RNNEngine(FusedEngine[LayerWeights]):
+    name = "RNN"
+
+    def __init__(self, nonlinearity: str) -> None:
+        self.nonlinearity = nonlinearity
+        self.kind = f"rnn_{nonlinearity}"
+        self.mode = f"RNN_{nonlinearity.upper()}"
+        self.op = {"tanh": torch.rnn_tanh, "relu": torch.rnn_relu}[nonlinearity]
+
+    def prepare(self, weights: LayerWeights) -> LayerWeights:
+        return weights
+
+    def projection(self, weights: LayerWeights, x: Tensor) -> Tensor:
+        """(T, H) W_ih·x_t + b_ih."""
+        return torch.addmm(weights.b_ih, x, weights.w_ih.t())
+
+    def rebuild(self, weights: LayerWeights, proj: Tensor, states: States) -> RNNDirection:
+        prev = states_read(states.hidden, states.h0, states.reverse)  # (T, H) h_{t−1} (h_{t+1} backward)
+        return RNNDirection(
+            **states.common(),
+            weights=weights,
+            from_input=proj,
+            recurrent=torch.addmm(weights.b_hh, prev, weights.w_hh.t()),
+            nonlinearity=self.nonlinearity,
+        )
 
 
-def _suffix(layer: int, direction: int) -> str:
-    return f"_l{layer}" + ("_reverse" if direction else "")
+ENGINES = {f: RNNEngine(f) for f in NONLINEARITIES}
 
 
-def input_tables(rnn: nn.RNN, embedding: Tensor) -> list[Tensor]:
+def _engine(rnn: nn.Module) -> RNNEngine:
+    nonlinearity = getattr(rnn, "nonlinearity", None)
+    if nonlinearity not in ENGINES:
+        raise ValueError(f"nonlinearity: {nonlinearity!r}; an RNN's is 'tanh' or 'relu'")
+    return ENGINES[nonlinearity]
+
+
+def input_tables(rnn: nn.Module, embedding: Tensor) -> list[Tensor]:
     """Layer 0's W_ih·e_v + b_ih for every embedding row e_v: one (V, H) table per direction.
 
     For one-hot inputs pass ``torch.eye(V)``; the table is then W_ihᵀ + b_ih, and looking up row v
     equals the product W_ih·x_t exactly (the other terms are products with 0).
     """
-    tables = []
-    for d in range(2 if rnn.bidirectional else 1):
-        w_ih = getattr(rnn, "weight_ih" + _suffix(0, d))
-        table = embedding.float() @ w_ih.t()  # (V, H)
-        if rnn.bias:
-            table = table + getattr(rnn, "bias_ih" + _suffix(0, d))
-        tables.append(table)
-    return tables
+    return _input_tables(_engine(rnn), rnn, embedding)
 
 
 @torch.inference_mode()
 def trace_rnn(
-    rnn: nn.RNN,
+    rnn: nn.Module,
     x: Tensor,
     *,
     ids: Tensor | None = None,
     tables: list[Tensor] | None = None,
     h0: Tensor | None = None,
 ) -> RNNTrace:
-    """Trace one sequence through ``rnn``.
+    """Trace one sequence through ``rnn`` (an ``nn.RNN``, tanh or relu, any layers, directions,
+    bias and ``batch_first``).
 
-    x: (T, input_size) inputs. For one-hot or embedding inputs, also pass the token ``ids`` (T,)
-    and the ``tables`` from ``input_tables``: layer 0's input part is then a lookup, not a matmul.
-    h0: (L·D, H) initial state, zeros unless given (nn.RNN's convention).
+    x: (T, input_size), or the module's own layout with a batch of one. For one-hot or embedding
+    inputs, also pass the token ``ids`` (T,) and the ``tables`` from ``input_tables``: layer 0's
+    input part is then a lookup, not a matmul. h0: (L·D, H) initial state, zeros unless given
+    (nn.RNN's convention). See ``app.nets.recurrent.trace_layers``.
     """
-    if x.dim() != 2 or x.shape[1] != rnn.input_size:
-        raise ValueError(f"inputs are {list(x.shape)}, but this RNN needs [T, {rnn.input_size}] (input_size)")
-    kernel = {"tanh": torch.rnn_tanh, "relu": torch.rnn_relu}[rnn.nonlinearity]
-    dirs = 2 if rnn.bidirectional else 1
-    size = rnn.hidden_size
-    states = rnn.num_layers * dirs
-    h0 = torch.zeros(states, size) if h0 is None else h0.reshape(states, size).float()
-    layers: list[list[RNNDirectionTrace]] = []
-    h_n = []
-    layer_in = x.float()  # (T, I)
-    for layer in range(rnn.num_layers):
-        params: list[Tensor] = []
-        for d in range(dirs):
-            names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if rnn.bias else ())
-            params += [getattr(rnn, name + _suffix(layer, d)) for name in names]
-        sl = slice(layer * dirs, (layer + 1) * dirs)
-        # torch's own fused RNN kernel, one layer, both directions: the exact hidden states.
-        out, hn = kernel(
-            layer_in[:, None],
-            h0[sl, None],
-            params,
-            rnn.bias,
-            1,  # num_layers
-            0.0,  # dropout
-            False,  # train
-            rnn.bidirectional,
-            False,  # batch_first
-        )  # out: (T, 1, D·H)
-        out = out[:, 0]
-        traces = []
-        for d in range(dirs):
-            sfx = _suffix(layer, d)
-            w_ih, w_hh = getattr(rnn, "weight_ih" + sfx), getattr(rnn, "weight_hh" + sfx)
-            if layer == 0 and tables is not None and ids is not None:
-                from_input = F.embedding(ids, tables[d])  # (T, H) lookup
-            elif rnn.bias:
-                from_input = torch.addmm(getattr(rnn, "bias_ih" + sfx), layer_in, w_ih.t())
-            else:
-                from_input = layer_in @ w_ih.t()
-            hidden = out[:, d * size : (d + 1) * size]
-            state = h0[layer * dirs + d]
-            prev = _previous(hidden, state, reverse=bool(d))
-            if rnn.bias:
-                recurrent = torch.addmm(getattr(rnn, "bias_hh" + sfx), prev, w_hh.t())  # (T, H)
-            else:
-                recurrent = prev @ w_hh.t()
-            traces.append(RNNDirectionTrace(from_input, recurrent, hidden, state, reverse=bool(d)))
-        layers.append(traces)
-        h_n.append(hn[:, 0])
-        layer_in = out
-    return RNNTrace(layers=layers, output=layer_in, h_n=torch.cat(h_n))
+    return trace_layers(_engine(rnn), rnn, x, ids=ids, tables=tables, h0=h0)

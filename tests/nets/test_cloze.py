@@ -218,13 +218,12 @@ def test_flipped_direction_keeps_its_pre_activations_in_text_order() -> None:
     import torch
     from torch import nn
 
-    from app.nets.cloze import flip_direction
     from app.nets.lstm import trace_lstm
 
     torch.manual_seed(0)
     lstm = nn.LSTM(3, 5)
     x = torch.randn(9, 3)
-    d = flip_direction(trace_lstm(lstm, x.flip(0)).layers[0][0])
+    d = trace_lstm(lstm, x.flip(0)).layers[0][0].flipped()
     pre = d.pre
     assert torch.allclose(torch.sigmoid(pre[:, 5:10]), d.forget, atol=1e-5)
     assert torch.allclose(torch.tanh(pre[:, 10:15]), d.candidate, atol=1e-5)

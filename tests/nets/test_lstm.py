@@ -169,12 +169,52 @@ def test_cell_scan_equals_a_loop(steps: int, chunk: int) -> None:
     np.testing.assert_allclose(cell_scan(f, drive, c0, chunk), expected, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("steps", [1, 7, 40])
+def test_cell_scan_reads_the_drive_as_input_times_candidate_and_writes_through_views(steps: int) -> None:
+    """The engine's own call: drive i ⊙ g̃ multiplied as read, output through a reversed view."""
+    rng = np.random.default_rng(steps)
+    f, i, g = (rng.uniform(0, 1, (steps, 3)).astype(np.float32) for _ in range(3))
+    c0 = rng.normal(0, 1, 3).astype(np.float32)
+    expected = cell_scan(f[::-1], (i * g)[::-1], c0)
+    out = np.empty((steps, 3), np.float32)
+    cell_scan(f[::-1], i[::-1], c0, out=out[::-1], candidate=g[::-1])
+    np.testing.assert_allclose(out[::-1], expected, atol=1e-6, rtol=1e-6)
+
+
 def test_bad_inputs_are_refused_with_the_sizes() -> None:
     lstm = nn.LSTM(3, 4)
     with pytest.raises(ValueError, match=r"needs \[T, 3\]"):
         trace_lstm(lstm, torch.zeros(5, 2))
-    with pytest.raises(ValueError, match="proj_size"):
-        trace_lstm(nn.LSTM(3, 4, proj_size=2), torch.zeros(5, 3))
+    with pytest.raises(
+        ValueError, match=r"h0: \[1, 4\] holds 4 numbers, but this LSTM's initial state is \[1, 2\]"
+    ):
+        trace_lstm(nn.LSTM(3, 4, proj_size=2), torch.zeros(5, 3), h0=torch.zeros(1, 4))
+
+
+@pytest.mark.filterwarnings("ignore:LSTM with projections")
+def test_projection_makes_h_from_the_unprojected_state() -> None:
+    """proj_size: h_t = W_hr (o_t ⊙ tanh c_t), P wide, and the next step reads that h."""
+    torch.manual_seed(9)
+    lstm = nn.LSTM(3, 6, proj_size=2, bidirectional=True)
+    x = torch.randn(7, 3)
+    h0, c0 = torch.randn(2, 2), torch.randn(2, 6)
+    tr = trace_lstm(lstm, x, h0=h0, c0=c0)
+    for d, t in enumerate(tr.layers[0]):
+        w_hr = getattr(lstm, "weight_hr_l0" + ("_reverse" if d else "")).detach()
+        assert t.unprojected is not None and t.unprojected.shape == (7, 6) and t.hidden.shape == (7, 2)
+        assert torch.allclose(t.unprojected, t.output * torch.tanh(t.cell), atol=TOL, rtol=0)
+        assert torch.allclose(t.hidden, t.unprojected @ w_hr.t(), atol=TOL, rtol=0)
+        assert torch.allclose(t.cell, t.forget * t.previous_cell + t.input * t.candidate, atol=TOL, rtol=0)
+        assert torch.equal(t.h0, h0[d]) and torch.equal(t.c0, c0[d])
+        assert list(t.quantities()) == [
+            "input",
+            "forget",
+            "candidate",
+            "output",
+            "cell",
+            "hidden",
+            "unprojected",
+        ]
 
 
 def test_unit_terms_add_up_to_the_pre_activations() -> None:
@@ -190,6 +230,6 @@ def test_unit_terms_add_up_to_the_pre_activations() -> None:
             rows = torch.arange(4) * 9 + unit
             recurrent, inputs = t.unit_terms(unit)
             with torch.no_grad():
-                assert torch.allclose(recurrent, t.prev_hidden @ w_hh[rows].t(), atol=1e-5)
+                assert torch.allclose(recurrent, t.previous_hidden @ w_hh[rows].t(), atol=1e-5)
                 assert torch.allclose(inputs, x @ w_ih[rows].t() + bias[rows], atol=1e-5)
             assert torch.allclose(recurrent + inputs, t.pre[:, rows], atol=1e-5)

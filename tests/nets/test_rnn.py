@@ -78,7 +78,7 @@ def test_pre_activations_rebuild_the_hidden_state(shape: tuple) -> None:  # type
             b_ih = getattr(rnn, "bias_ih" + sfx) if bias else torch.zeros(hid)
             b_hh = getattr(rnn, "bias_hh" + sfx) if bias else torch.zeros(hid)
             prev = torch.cat([t.hidden[1:], t.h0[None]]) if d else torch.cat([t.h0[None], t.hidden[:-1]])
-            assert torch.equal(t.previous, prev)
+            assert torch.equal(t.previous_hidden, prev)
             with torch.no_grad():
                 assert torch.allclose(t.from_input, layer_in @ w_ih.t() + b_ih, atol=TOL, rtol=0)
                 assert torch.allclose(t.recurrent, prev @ w_hh.t() + b_hh, atol=TOL, rtol=0)
@@ -95,7 +95,7 @@ def test_concatenation_form_equals_the_split_form() -> None:
     w = torch.cat([rnn.weight_hh_l0, rnn.weight_ih_l0], dim=1)  # (H, H + I)
     b = rnn.bias_ih_l0 + rnn.bias_hh_l0
     with torch.no_grad():
-        concat = torch.cat([t.previous, x], dim=1)  # (T, H + I): [h_{t−1}, x_t]
+        concat = torch.cat([t.previous_hidden, x], dim=1)  # (T, H + I): [h_{t−1}, x_t]
         assert torch.allclose(concat @ w.t() + b, t.pre, atol=TOL, rtol=0)
 
 
