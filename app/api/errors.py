@@ -59,6 +59,7 @@ CODES: dict[str, str] = {
     "upload-unsafe": "Refused for safety: pickled objects, an archive too large unpacked, a legacy format.",
     "unreadable-file": "A file that is corrupt or not the format its name says.",
     "no-recurrent-layer": "No recurrent layer this page traces was found in the file.",
+    "unsupported-layer": "A layer of the model this app does not read or trace (the message names it).",
     "ambiguous-prefix": "Several recurrent layers: choose one with `prefix` (see `choices`).",
     "unknown-prefix": "`prefix` matches none of the recurrent layers found.",
     "shape-mismatch": "Weights whose shapes do not fit together.",

@@ -16,6 +16,8 @@ from typing import Any
 
 from torch import Tensor
 
+from app.config import Settings
+
 
 class FormatError(ValueError):
     """A file we cannot or will not read. The message is our own sentence (never the library's
@@ -31,11 +33,38 @@ class FormatError(ValueError):
 
 @dataclass(frozen=True)
 class Limits:
-    """What a file may declare before it is opened."""
+    """What a file may declare before it is opened.
+
+    The model sizes (``max_layers``, ``max_hidden``, ``max_params``; None: unchecked here) are
+    checked by a reader that knows a model's architecture from its file before reading a weight
+    (Keras); a state_dict's are checked once the recurrent module is found in it (app/uploads.py).
+    """
 
     max_unpacked_bytes: int  # all tensors (a zip archive's members unpacked) together
     max_pickle_bytes: int = 2**20  # a torch file's pickle (its object structure, not its tensors)
     max_members: int = 10_000  # entries of a zip archive
+    max_layers: int | None = None  # recurrent layers (a bidirectional layer counts once)
+    max_hidden: int | None = None  # hidden units of one recurrent layer
+    max_params: int | None = None  # parameters of every layer the model uses
+    max_config_bytes: int = 4 * 2**20  # a model's architecture as JSON (Keras's config)
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        """Every limit an upload's file is measured against, from the server's Settings."""
+        return cls(
+            max_unpacked_bytes=settings.max_upload_unpacked_bytes,
+            max_layers=settings.max_upload_layers,
+            max_hidden=settings.max_upload_hidden,
+            max_params=settings.max_upload_params,
+        )
+
+
+# Where each model-size limit is set, for messages.
+LIMIT_SETTINGS = {
+    "max_layers": "RLENS_MAX_UPLOAD_LAYERS",
+    "max_hidden": "RLENS_MAX_UPLOAD_HIDDEN",
+    "max_params": "RLENS_MAX_UPLOAD_PARAMS",
+}
 
 
 @dataclass

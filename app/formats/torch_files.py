@@ -4,11 +4,10 @@ ONLY by ``torch.load(weights_only=True)``, which never runs code from the file.
 What ``torch.save`` writes is a zip archive: ``…/data.pkl`` (the object structure, a pickle) and one
 member per tensor storage. Before torch sees a byte of it:
 
-* the archive's end record gives its number of members (bounded before Python's ``zipfile`` builds
-  an object for each), then the central directory gives each member's declared uncompressed size:
-  every one, and their sum, must fit ``Limits.max_unpacked_bytes``, and the pickle
-  ``Limits.max_pickle_bytes`` (a 1 MB deflated member that claims 1 GiB is refused here, never
-  inflated; torch's reader never unpacks more than a member declares);
+* the archive is measured (``app.formats.archives``): its member count, and each member's
+  declared uncompressed size: every one, and their sum, must fit ``Limits.max_unpacked_bytes``,
+  and the pickle ``Limits.max_pickle_bytes`` (a 1 MB deflated member that claims 1 GiB is refused
+  here, never inflated; torch's reader never unpacks more than a member declares);
 * the pickle's globals are listed (``torch.serialization.get_unsafe_globals_in_checkpoint``): a
   file that needs any global outside torch's own safe set and the numeric numpy scalars of
   ``NUMPY_SCALARS`` is refused, naming them;
@@ -28,7 +27,6 @@ from __future__ import annotations
 
 import io
 import logging
-import struct
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -38,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from app.formats.archives import MemberLimit, measure_zip
 from app.formats.base import FormatError, Limits, Weights, flatten
 
 log = logging.getLogger(__name__)
@@ -81,21 +80,16 @@ def _numpy_scalars_allowed() -> Iterator[None]:
         yield
 
 
-def _member_count(data: bytes) -> int:
-    """Entries of a zip archive, from its end-of-central-directory record (zip64 included)."""
-    tail_start = max(0, len(data) - (22 + 65535))
-    at = data.rfind(b"PK\x05\x06", tail_start)
-    if at < 0 or at + 22 > len(data):
-        raise FormatError(
-            "The file could not be read as a PyTorch checkpoint: its zip archive has no directory.",
-            "unreadable-file",
-        )
-    count = struct.unpack_from("<H", data, at + 10)[0]
-    if count == 0xFFFF and at >= 20 and data[at - 20 : at - 16] == b"PK\x06\x07":
-        offset = struct.unpack_from("<Q", data, at - 20 + 8)[0]
-        if data[offset : offset + 4] == b"PK\x06\x06":
-            count = struct.unpack_from("<Q", data, offset + 32)[0]
-    return int(count)
+WHAT = "a PyTorch checkpoint"
+
+
+def _member_limit(limits: Limits) -> MemberLimit:
+    def limit_of(member: zipfile.ZipInfo) -> tuple[int, str]:
+        if member.filename.endswith(".pkl"):
+            return limits.max_pickle_bytes, "Its pickle (the object structure)"
+        return limits.max_unpacked_bytes, "A member"
+
+    return limit_of
 
 
 def measure(data: bytes, limits: Limits) -> None:
@@ -114,55 +108,11 @@ def measure(data: bytes, limits: Limits) -> None:
             "The file is not a readable PyTorch file: torch.save writes a zip archive, and this is not one.",
             "unreadable-file",
         )
-    count = _member_count(data)
-    if count > limits.max_members:
-        raise FormatError(
-            f"The archive has {count:,} members, but the limit is {limits.max_members:,}.",
-            "upload-unsafe",
-            {"members": count, "limit": limits.max_members},
-        )
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
-        raise FormatError(
-            "The file could not be read as a PyTorch checkpoint: its zip archive is damaged.",
-            "unreadable-file",
-        ) from exc
+    members = measure_zip(data, limits, WHAT, _member_limit(limits))
     if not any(m.filename.endswith("data.pkl") for m in members):
         raise FormatError(
             "The file is a zip archive but not a PyTorch checkpoint (it has no data.pkl).",
             "unreadable-file",
-        )
-    total = 0
-    for member in members:
-        if member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise FormatError(
-                "The archive uses a compression method PyTorch cannot read (only stored and deflated).",
-                "upload-unsafe",
-            )
-        size = member.file_size
-        if member.compress_type == zipfile.ZIP_STORED and size != member.compress_size:
-            raise FormatError(
-                "The archive's directory contradicts itself (a stored member with two sizes).",
-                "upload-unsafe",
-            )
-        limit = limits.max_pickle_bytes if member.filename.endswith(".pkl") else limits.max_unpacked_bytes
-        if size > limit:
-            what = "Its pickle (the object structure)" if limit == limits.max_pickle_bytes else "A member"
-            raise FormatError(
-                f"{what} unpacks to {size:,} bytes, but the limit is {limit:,}; the archive is refused "
-                "before it is unpacked.",
-                "upload-unsafe",
-                {"size": size, "limit": limit},
-            )
-        total += size
-    if total > limits.max_unpacked_bytes:
-        raise FormatError(
-            f"The archive unpacks to {total:,} bytes, but the limit is {limits.max_unpacked_bytes:,}; "
-            "it is refused before it is unpacked.",
-            "upload-unsafe",
-            {"size": total, "limit": limits.max_unpacked_bytes},
         )
 
 

@@ -6,7 +6,8 @@
 module it is a step of: ``app.nets.cells``), and returns a ``RecurrentTrace``
 (``app.nets.recurrent``): ``kind``, ``layers[l][d]`` with each direction's quantities under the
 paper's names, ``output``, ``h_n`` and, for an LSTM, ``c_n``. The engines are one file per kind:
-``lstm.py``, ``gru.py``, ``rnn.py``, each with its equations.
+``lstm.py``, ``gru.py``, ``rnn.py``, each with its equations, and ``keras_cells.py`` for the Keras
+layers torch has no module for (reset-before GRU, other activations).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from app.nets import gru, lstm, rnn
+from app.nets import gru, keras_cells, lstm, rnn
 from app.nets.cells import is_cell, module_from_cell
 from app.nets.recurrent import Engine, RecurrentTrace, trace_layers
 from app.nets.recurrent import input_tables as _input_tables
@@ -26,8 +27,9 @@ ENGINES: dict[str, Engine] = {
     "GRU": gru.ENGINE,
     "RNN_TANH": rnn.ENGINES["tanh"],
     "RNN_RELU": rnn.ENGINES["relu"],
-}  # torch's RNNBase.mode → engine
-SUPPORTED = "nn.LSTM, nn.GRU, nn.RNN, nn.LSTMCell, nn.GRUCell or nn.RNNCell"
+    **keras_cells.ENGINES,
+}  # torch's RNNBase.mode (or KerasRecurrent.mode) → engine
+SUPPORTED = "nn.LSTM, nn.GRU, nn.RNN, nn.LSTMCell, nn.GRUCell, nn.RNNCell or a KerasRecurrent"
 
 
 def resolve(module: nn.Module) -> tuple[Engine, nn.Module]:

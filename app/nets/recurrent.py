@@ -59,11 +59,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-ACTIVATION: dict[str, Callable[[Tensor], Tensor]] = {
-    "sigmoid": torch.sigmoid,
-    "tanh": torch.tanh,
-    "relu": torch.relu,
-}
+from app.nets.activations import ACTIVATIONS
+
+ACTIVATION: dict[str, Callable[[Tensor], Tensor]] = ACTIVATIONS  # every name a trace's gates may carry
 
 
 @dataclass(frozen=True, eq=False)
