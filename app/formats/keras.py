@@ -352,6 +352,11 @@ def _custom(entry: dict[str, Any]) -> str | None:
     return None
 
 
+def _cap(text: str) -> str:
+    """The text with its first letter upper case (str.capitalize lowers the rest)."""
+    return text[:1].upper() + text[1:]
+
+
 def _where(name: str, cls: str) -> str:
     return f"layer {name[:60]!r} ({cls[:40]})"
 
@@ -483,12 +488,12 @@ def _check_dtype(cfg: dict[str, Any], where: str, notes: list[str]) -> None:
         cls = str(policy.get("class_name", ""))
         if "Quantized" in cls:
             raise _refuse(
-                f"{where.capitalize()} is quantized ({cls[:40]}); it is not read here.", "unsupported-layer"
+                f"{_cap(where)} is quantized ({cls[:40]}); it is not read here.", "unsupported-layer"
             )
         inner = policy.get("config")
         name = inner.get("name") if isinstance(inner, dict) else None
     if isinstance(name, str) and name not in ("float32", "float64"):
-        notes.append(f"{where.capitalize()} computes in {name[:20]} in Keras; the trace computes in float32.")
+        notes.append(f"{_cap(where)} computes in {name[:20]} in Keras; the trace computes in float32.")
 
 
 def _recurrent(layer: Layer, entry: dict[str, Any], major: int, notes: list[str]) -> None:
@@ -497,7 +502,7 @@ def _recurrent(layer: Layer, entry: dict[str, Any], major: int, notes: list[str]
     cls = entry["class_name"]
     if "units" not in cfg and "output_dim" in cfg:
         raise _refuse(
-            f"{where.capitalize()} is in Keras 1's format (output_dim, no units), which is not read here; "
+            f"{_cap(where)} is in Keras 1's format (output_dim, no units), which is not read here; "
             "load the model in Keras 2 and save it again.",
             "unsupported-layer",
         )
@@ -519,14 +524,12 @@ def _recurrent(layer: Layer, entry: dict[str, Any], major: int, notes: list[str]
     layer.return_sequences = _bool(cfg, "return_sequences", where, False)
     if _bool(cfg, "return_state", where, False):
         raise _refuse(
-            f"{where.capitalize()} returns its states as extra outputs (return_state), which a chain of "
+            f"{_cap(where)} returns its states as extra outputs (return_state), which a chain of "
             "layers does not take.",
             "unsupported-layer",
         )
     if _bool(cfg, "stateful", where, False):
-        notes.append(
-            f"{where.capitalize()} is stateful; the trace starts from zero states (as after reset_states)."
-        )
+        notes.append(f"{_cap(where)} is stateful; the trace starts from zero states (as after reset_states).")
     _check_dtype(cfg, where, notes)
 
 
@@ -543,14 +546,14 @@ def _parse_layer(entry: Any, index: int, major: int, notes: list[str]) -> Layer:
     reason = _custom(entry)
     if reason is not None:
         raise _refuse(
-            f"{where.capitalize()} is a custom layer ({reason}); its code lives outside the file and is "
+            f"{_cap(where)} is a custom layer ({reason}); its code lives outside the file and is "
             "never run here.",
             "upload-unsafe",
             layer=name[:60],
         )
     if cls == "Lambda":
         raise _refuse(
-            f"{where.capitalize()} holds Python code (a Lambda layer), which is never run here; rebuild "
+            f"{_cap(where)} holds Python code (a Lambda layer), which is never run here; rebuild "
             "the model without it.",
             "upload-unsafe",
             layer=name[:60],
@@ -566,9 +569,7 @@ def _parse_layer(entry: Any, index: int, major: int, notes: list[str]) -> Layer:
         layer.units = _int(cfg, "output_dim", where)
         layer.mask_zero = _bool(cfg, "mask_zero", where, False)
         if cfg.get("lora_rank"):
-            raise _refuse(
-                f"{where.capitalize()} has LoRA weights, which are not read here.", "unsupported-layer"
-            )
+            raise _refuse(f"{_cap(where)} has LoRA weights, which are not read here.", "unsupported-layer")
         _check_dtype(cfg, where, notes)
     elif cls == "Masking":
         layer.role = "masking"
@@ -586,14 +587,14 @@ def _parse_layer(entry: Any, index: int, major: int, notes: list[str]) -> Layer:
         _recurrent(layer, inner, major, notes)
         if layer.go_backwards:
             raise _refuse(
-                f"{where.capitalize()} wraps a layer with go_backwards=True, which is not read here.",
+                f"{_cap(where)} wraps a layer with go_backwards=True, which is not read here.",
                 "unsupported-layer",
             )
         layer.bidirectional = True
         mode = cfg.get("merge_mode", "concat")
         if mode not in ("concat", "sum", "ave", "mul"):
             raise _refuse(
-                f"{where.capitalize()} has merge_mode {str(mode)[:20]!r}; the modes read here are concat, "
+                f"{_cap(where)} has merge_mode {str(mode)[:20]!r}; the modes read here are concat, "
                 "sum, ave and mul (None returns two outputs, which a chain of layers does not take).",
                 "unsupported-layer",
             )
@@ -615,7 +616,7 @@ def _parse_layer(entry: Any, index: int, major: int, notes: list[str]) -> Layer:
                 getattr(back, k) != getattr(layer, k) for k in same
             ):
                 raise _refuse(
-                    f"{where.capitalize()} has a backward_layer configured unlike its forward layer, which "
+                    f"{_cap(where)} has a backward_layer configured unlike its forward layer, which "
                     "is not read here.",
                     "unsupported-layer",
                 )
@@ -629,9 +630,7 @@ def _parse_layer(entry: Any, index: int, major: int, notes: list[str]) -> Layer:
         )
         layer.use_bias = _bool(dense, "use_bias", where, True)
         if dense.get("lora_rank"):
-            raise _refuse(
-                f"{where.capitalize()} has LoRA weights, which are not read here.", "unsupported-layer"
-            )
+            raise _refuse(f"{_cap(where)} has LoRA weights, which are not read here.", "unsupported-layer")
         _check_dtype(dense, where, notes)
     elif cls == "Activation":
         layer.role = "activation"
@@ -640,19 +639,19 @@ def _parse_layer(entry: Any, index: int, major: int, notes: list[str]) -> Layer:
         )
     elif cls in ("CuDNNLSTM", "CuDNNGRU"):
         raise _refuse(
-            f"{where.capitalize()} is Keras 2's GPU-only {cls}, whose weights are laid out for cuDNN; "
+            f"{_cap(where)} is Keras 2's GPU-only {cls}, whose weights are laid out for cuDNN; "
             f"rebuild the model with {cls[5:]} in its place, load this file into it with Keras 2 (which "
             "converts the weights) and save that.",
             "unsupported-layer",
         )
     elif cls in ("Sequential", "Functional", "Model"):
         raise _refuse(
-            f"{where.capitalize()} is a model nested in the model, which is not read here.",
+            f"{_cap(where)} is a model nested in the model, which is not read here.",
             "unsupported-layer",
         )
     else:
         raise _refuse(
-            f"{where.capitalize()} is not a layer this app reads; it reads {SUPPORTED}.",
+            f"{_cap(where)} is not a layer this app reads; it reads {SUPPORTED}.",
             "unsupported-layer",
             layer=name[:60],
         )
@@ -666,13 +665,13 @@ def _wrapped(cfg: dict[str, Any], key: str, where: str, allowed: set[str]) -> di
     reason = _custom(inner)
     if reason is not None:
         raise _refuse(
-            f"{where.capitalize()} wraps a custom layer ({reason}), whose code is never run here.",
+            f"{_cap(where)} wraps a custom layer ({reason}), whose code is never run here.",
             "upload-unsafe",
         )
     if inner.get("class_name") not in allowed:
         shown = str(inner.get("class_name"))[:40]
         raise _refuse(
-            f"{where.capitalize()} wraps a {shown}; it may wrap {', '.join(sorted(allowed))}.",
+            f"{_cap(where)} wraps a {shown}; it may wrap {', '.join(sorted(allowed))}.",
             "unsupported-layer",
         )
     return inner
@@ -741,7 +740,7 @@ def _chain(model: Any) -> tuple[list[Any], list[Any]]:
     for name, inbound in sources.items():
         if len(inbound) > 1:
             raise _refuse(
-                f"{_where(name, str(by_name[name].get('class_name'))).capitalize()} reads {len(inbound)} inputs; "
+                f"{_cap(_where(name, str(by_name[name].get('class_name'))))} reads {len(inbound)} inputs; "
                 "only a chain of layers (each reading the one before) is read here.",
                 "unsupported-layer",
             )
@@ -760,7 +759,8 @@ def _chain(model: Any) -> tuple[list[Any], list[Any]]:
         nxt = followers[current]
         if len(nxt) > 1:
             raise _refuse(
-                f"The functional model's layer {current[:60]!r} feeds {len(nxt)} layers; only a chain is read here.",
+                f"The functional model's layer {current[:60]!r} feeds {len(nxt)} layers; only a chain is "
+                "read here.",
                 "unsupported-layer",
             )
         if not nxt:
@@ -881,6 +881,9 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 
 
 def _expect(ds: h5py.Dataset, shape: tuple[int, ...], what: str, need: str) -> None:
+    """Refuse a dataset whose declared shape is not ``shape``, whose dtype is not a float, or whose
+    chunks are larger than it (each chunk is allocated whole when it is read)."""
+    _dtype(ds, what)
     got = tuple(int(s) for s in ds.shape)
     if got != shape:
         raise _refuse(
@@ -893,7 +896,8 @@ def _expect(ds: h5py.Dataset, shape: tuple[int, ...], what: str, need: str) -> N
         chunk = math.prod(ds.chunks) * ds.dtype.itemsize
         if chunk > max(math.prod(shape) * ds.dtype.itemsize, MIN_CHUNK_BYTES):
             raise _refuse(
-                f"The file's {what} is stored in chunks of {chunk:,} bytes, larger than the dataset; refused.",
+                f"The file's {what} is stored in chunks of {chunk:,} bytes, larger than the dataset; "
+                "refused.",
                 "upload-unsafe",
             )
 
@@ -943,7 +947,7 @@ def _plan(model: Any, source: Source, major: int, limits: Limits, notes: list[st
         if layer.role in ("embedding", "masking"):
             if recurrent or after or before:
                 raise _refuse(
-                    f"{layer.where.capitalize()} comes after other layers; an Embedding or Masking is read "
+                    f"{_cap(layer.where)} comes after other layers; an Embedding or Masking is read "
                     "only as the first layer.",
                     "unsupported-layer",
                 )
@@ -951,13 +955,13 @@ def _plan(model: Any, source: Source, major: int, limits: Limits, notes: list[st
         elif layer.role == "recurrent":
             if after:
                 raise _refuse(
-                    f"{layer.where.capitalize()} comes after a Dense layer; the recurrent layers must come "
+                    f"{_cap(layer.where)} comes after a Dense layer; the recurrent layers must come "
                     "first (after an Embedding).",
                     "unsupported-layer",
                 )
             if recurrent and not recurrent[-1].return_sequences:
                 raise _refuse(
-                    f"{layer.where.capitalize()} reads {recurrent[-1].where}, which returns only its last "
+                    f"{_cap(layer.where)} reads {recurrent[-1].where}, which returns only its last "
                     "step (return_sequences=False).",
                     "shape-mismatch",
                 )
@@ -965,7 +969,7 @@ def _plan(model: Any, source: Source, major: int, limits: Limits, notes: list[st
         elif layer.role == "dense":
             if not recurrent:
                 raise _refuse(
-                    f"{layer.where.capitalize()} comes before the recurrent layers; a Dense is read only "
+                    f"{_cap(layer.where)} comes before the recurrent layers; a Dense is read only "
                     "after them.",
                     "unsupported-layer",
                 )
@@ -973,7 +977,7 @@ def _plan(model: Any, source: Source, major: int, limits: Limits, notes: list[st
         elif layer.role == "activation":
             if not after or after[-1].activation != "linear":
                 raise _refuse(
-                    f"{layer.where.capitalize()} does not follow a Dense layer without activation; it is read "
+                    f"{_cap(layer.where)} does not follow a Dense layer without activation; it is read "
                     "only there.",
                     "unsupported-layer",
                 )
@@ -985,7 +989,8 @@ def _plan(model: Any, source: Source, major: int, limits: Limits, notes: list[st
         )
     if before and before[0].role == "masking":
         notes.append(
-            f"Steps whose inputs all equal {before[0].mask_value:g} are masked: Keras skips them, and so does the trace."
+            f"Steps whose inputs all equal {before[0].mask_value:g} are masked: Keras skips them, and so "
+            "does the trace."
         )
     if before and before[0].mask_zero:
         notes.append("Token id 0 is masked (mask_zero): Keras skips it, and so does the trace.")

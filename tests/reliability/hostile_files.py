@@ -5,6 +5,7 @@
 * ``deep_lstm`` / ``wide_lstm``: ``nn.LSTM(1, 2, num_layers=5000)`` and ``nn.LSTM(1, 1024)`` as
   safetensors (the first is 2.4 MB, legal size, and took 9.9 s to upload before prices).
 * ``pickle_bomb``: an archive whose ``data.pkl`` unpacks to ``size`` bytes of a pickle.
+* ``keras_zip_bomb``: a ``.keras`` archive whose ``model.weights.h5`` inflates to 1 GiB.
 
 Used by tests/test_uploads.py and bench/limits.py.
 """
@@ -92,6 +93,19 @@ def _stored(name: str, data: bytes) -> tuple[str, bytes, int, int, int]:
     return (name, data, zipfile.ZIP_STORED, zlib.crc32(data), len(data))
 
 
+def deflated_zeros(unpacked: int) -> tuple[bytes, int]:
+    """(a raw deflate stream of ``unpacked`` zero bytes, their CRC-32), about unpacked/1000 bytes."""
+    chunk = 2**20
+    zeros = bytes(chunk)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)  # repeats exactly
+    stream = block * (unpacked // chunk) + compressor.flush()
+    crc = 0
+    for _ in range(unpacked // chunk):
+        crc = zlib.crc32(zeros, crc)
+    return stream, crc
+
+
 def zip_bomb(unpacked: int = 2**30) -> bytes:
     """A ``.pt`` whose tensor ``weight_ih_l0`` is ``unpacked`` bytes of float32 zeros, deflated."""
     numel = unpacked // 4
@@ -102,18 +116,18 @@ def zip_bomb(unpacked: int = 2**30) -> bytes:
     pkl = pkl.replace(b"cpuq\x06K\x03t", b"cpuq\x06" + count + b"t").replace(
         b"K\x00K\x03\x85", b"K\x00" + count + b"\x85"
     )
-    chunk = 2**20
-    zeros = bytes(chunk)
-    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
-    block = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)  # repeats exactly
-    stream = block * (unpacked // chunk) + compressor.flush()
-    crc = 0
-    for _ in range(unpacked // chunk):
-        crc = zlib.crc32(zeros, crc)
+    stream, crc = deflated_zeros(unpacked)
     entries = [_stored("archive/data.pkl", pkl)]
     entries.append(("archive/data/0", stream, zipfile.ZIP_DEFLATED, crc, unpacked))
     entries += [_stored(n, d) for n, d in members.items() if n not in ("archive/data.pkl", "archive/data/0")]
     return _zip(entries)
+
+
+def keras_zip_bomb(config: bytes, unpacked: int = 2**30) -> bytes:
+    """A ``.keras`` whose ``model.weights.h5`` is ``unpacked`` bytes of zeros, deflated (~1 MB)."""
+    stream, crc = deflated_zeros(unpacked)
+    weights = ("model.weights.h5", stream, zipfile.ZIP_DEFLATED, crc, unpacked)
+    return _zip([_stored("config.json", config), weights])
 
 
 def pickle_bomb(size: int = 8 * 2**20) -> bytes:
