@@ -230,3 +230,92 @@ def test_stacked_layers_of_one_kind_become_one_module() -> None:
     assert torch.equal(
         kf.tensors["stages.0.weight_ih_l1"], torch.tensor(arrays["layers/lstm_1/cell/vars/0"]).t()
     )
+
+
+def test_a_keras2_functional_bidirectional_lstm_with_hard_sigmoid() -> None:
+    """Keras 2's functional form (inbound_nodes as [[name, node, index, kwargs]]), its
+    Bidirectional weight names (forward_lstm/…, backward_lstm/…) and its LSTM with hard_sigmoid,
+    against Keras 2's equations in Keras's layout (blocks i, f, c, o), backward reading t+1."""
+    rng = np.random.default_rng(4)
+    units, width = 3, 2
+    hard = lambda a: np.clip(0.2 * a + 0.5, 0, 1)  # noqa: E731
+    sides = {}
+    for side in ("forward", "backward"):
+        sides[side] = [
+            rng.normal(0, 1.2, (width, 4 * units)).astype(np.float32),
+            rng.normal(0, 1.2, (units, 4 * units)).astype(np.float32),
+            rng.normal(0, 0.5, (4 * units,)).astype(np.float32),
+        ]
+    dense = [rng.normal(0, 1, (2 * units, 2)).astype(np.float32), rng.normal(0, 1, (2,)).astype(np.float32)]
+    lstm = rnn("LSTM", "lstm", units, True, recurrent_activation="hard_sigmoid", unit_forget_bias=True)
+    config = {
+        "class_name": "Model",
+        "config": {
+            "name": "model_1",
+            "layers": [
+                {
+                    "name": "input_1",
+                    "class_name": "InputLayer",
+                    "config": {"name": "input_1"},
+                    "inbound_nodes": [],
+                },
+                {
+                    "name": "bidirectional_1",
+                    "class_name": "Bidirectional",
+                    "config": {"name": "bidirectional_1", "layer": lstm, "merge_mode": "concat"},
+                    "inbound_nodes": [[["input_1", 0, 0, {}]]],
+                },
+                {
+                    "name": "dense_1",
+                    "class_name": "Dense",
+                    "config": {"name": "dense_1", "units": 2, "activation": "softmax", "use_bias": True},
+                    "inbound_nodes": [[["bidirectional_1", 0, 0, {}]]],
+                },
+            ],
+            "input_layers": [["input_1", 0, 0]],
+            "output_layers": [["dense_1", 0, 0]],
+        },
+    }
+    names = ("kernel", "recurrent_kernel", "bias")
+    weights = [
+        (f"bidirectional_1/{side}_lstm_1/{name}:0", array)
+        for side in ("forward", "backward")
+        for name, array in zip(names, sides[side], strict=True)
+    ]
+    data = legacy_h5(
+        config,
+        [
+            ("input_1", []),
+            ("bidirectional_1", weights),
+            ("dense_1", [("dense_1/kernel:0", dense[0]), ("dense_1/bias:0", dense[1])]),
+        ],
+        version="2.2.4",
+    )
+    x = rng.normal(0, 1.5, (6, width))
+
+    def run(kernel: np.ndarray, rk: np.ndarray, bias: np.ndarray, steps: list[int]) -> np.ndarray:
+        h, c, out = np.zeros(units), np.zeros(units), np.zeros((len(x), units))
+        for t in steps:
+            z = x[t] @ kernel + h @ rk + bias
+            i, f, g, o = (
+                hard(z[:units]),
+                hard(z[units : 2 * units]),
+                np.tanh(z[2 * units : 3 * units]),
+                hard(z[3 * units :]),
+            )
+            c = f * c + i * g
+            h = out[t] = o * np.tanh(c)
+        return out
+
+    both = np.concatenate(
+        [run(*sides["forward"], list(range(6))), run(*sides["backward"], list(range(5, -1, -1)))], 1
+    )
+    logits = both @ dense[0] + dense[1]
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    kf = reader.load(data, LIMITS)
+    assert kf.keras_version == "2.2.4" and kf.net["stages"][0]["module"]["module"] == "KerasRecurrent"
+    tr = kf.module().trace(torch.tensor(x, dtype=torch.float32))
+    assert np.allclose(tr.stages[0].output.numpy(), both, atol=1e-5)
+    assert np.allclose(tr.output.numpy(), probs, atol=1e-5)
+    backward = tr.stages[0].trace.layers[0][1]
+    assert backward.reverse and np.allclose(backward.previous_hidden[2].numpy(), both[3, units:], atol=1e-5)
