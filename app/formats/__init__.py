@@ -4,6 +4,12 @@ One reader per format (``safetensors``, ``torch_files`` for ``.pt``/``.pth``/``.
 each with two passes: ``inspect`` (measured, then structure only: meta tensors, no data) and
 ``load`` (the data). The upload route prices a model from ``inspect`` before it calls ``load``.
 Nothing here ever unpickles code.
+
+``keras`` (``.keras``, ``.h5``, ``.weights.h5``) has the same two passes but returns more than a
+state_dict: a Keras file declares its architecture (activations, ``go_backwards``, merge modes,
+Dense layers), so ``keras.load`` returns a ``KerasFile`` whose ``module()`` is a ``KerasNet``. It
+is not in ``READERS``: a caller that finds an LSTM by its tensor names alone would drop what the
+config says, so the upload path takes it through its own branch.
 """
 
 from __future__ import annotations

@@ -66,7 +66,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import re
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,7 +79,7 @@ from torch import Tensor
 
 from app.formats.archives import measure_zip
 from app.formats.base import LIMIT_SETTINGS, FormatError, Limits, Weights
-from app.nets.activations import ACTIVATIONS, KERAS2, KERAS2_ALIASES, KERAS3_ALIASES
+from app.formats.keras_config import Layer, major_version, read_chain, refuse
 from app.nets.keras_net import KerasNet
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -89,13 +88,7 @@ SUFFIXES = (".keras", ".h5", ".hdf5")
 ARCHIVE_MEMBERS = ("config.json", "metadata.json", "model.weights.h5")
 WHAT = "a Keras archive"
 
-CELLS = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "simple_rnn"}
 GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
-IDENTITY = {"Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout", "AlphaDropout"}
-SUPPORTED = (
-    "InputLayer, Embedding, Masking, LSTM, GRU, SimpleRNN, Bidirectional, Dense, TimeDistributed(Dense), "
-    "Activation and Dropout"
-)
 # HDF5 filters a dataset may use: deflate, shuffle, fletcher32 (HDF5's own) and LZF (h5py's).
 FILTERS = {h5py.h5z.FILTER_DEFLATE, h5py.h5z.FILTER_SHUFFLE, h5py.h5z.FILTER_FLETCHER32, h5py.h5z.FILTER_LZF}
 MIN_CHUNK_BYTES = 2**20
@@ -122,12 +115,8 @@ class KerasFile(Weights):
         return net.eval()
 
 
-def _refuse(message: str, code: str = "unreadable-file", **params: Any) -> FormatError:
-    return FormatError(message, code, params)
-
-
 def _damaged(what: str = "an HDF5 file") -> FormatError:
-    return _refuse(f"The file could not be read as {what}; it may be truncated or damaged.")
+    return refuse(f"The file could not be read as {what}; it may be truncated or damaged.")
 
 
 # --- the container: a .keras zip, or an HDF5 file -----------------------------------------------
@@ -144,13 +133,13 @@ class Source:
 
 def _json(raw: bytes | str, what: str, limit: int) -> Any:
     if len(raw) > limit:
-        raise _refuse(
+        raise refuse(
             f"The {what} is {len(raw):,} bytes, but the limit is {limit:,}.", "upload-unsafe", size=len(raw)
         )
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, TypeError) as exc:
-        raise _refuse(f"The {what} is not valid JSON.") from exc
+        raise refuse(f"The {what} is not valid JSON.") from exc
 
 
 def _text_attr(group: h5py.Group, name: str) -> str | None:
@@ -162,7 +151,7 @@ def _text_attr(group: h5py.Group, name: str) -> str | None:
         return bytes(value).decode("utf-8", errors="replace")
     if isinstance(value, str):
         return value
-    raise _refuse(f"The file's {name} attribute is not text.")
+    raise refuse(f"The file's {name} attribute is not text.")
 
 
 def _list_attr(group: h5py.Group, name: str) -> list[str]:
@@ -180,10 +169,10 @@ def _list_attr(group: h5py.Group, name: str) -> list[str]:
         if values.dtype.kind not in "SUO":
             if values.size == 0:
                 continue
-            raise _refuse(f"The file's {name} attribute is not a list of names.")
+            raise refuse(f"The file's {name} attribute is not a list of names.")
         for v in values.tolist():
             if not isinstance(v, bytes | str):
-                raise _refuse(f"The file's {name} attribute is not a list of names.")
+                raise refuse(f"The file's {name} attribute is not a list of names.")
             out.append(v.decode("utf-8", errors="replace") if isinstance(v, bytes) else v)
     return out
 
@@ -207,7 +196,7 @@ def _opened(
     if data.startswith(ZIP_MAGIC):
         members = {m.filename: m for m in measure_zip(data, limits, WHAT, _member_limit(limits))}
         if "config.json" not in members or "model.weights.h5" not in members:
-            raise _refuse(
+            raise refuse(
                 "The file is a zip archive but not a Keras model: a .keras archive holds config.json "
                 "and model.weights.h5."
             )
@@ -229,7 +218,7 @@ def _opened(
             yield model, str(version or "3"), "keras", Source(root, keras3=True)
         return
     if not data.startswith(HDF5_MAGIC):
-        raise _refuse(
+        raise refuse(
             "The file is neither a Keras archive (.keras, a zip) nor an HDF5 file (.h5, .weights.h5).",
             "unreadable-file",
         )
@@ -240,17 +229,17 @@ def _opened(
             version = _text_attr(root, "keras_version") or ""
             group = _step(root, "model_weights", "the weights group")
             if not isinstance(group, h5py.Group):
-                raise _refuse("The file's model_weights is not a group of layers.")
+                raise refuse("The file's model_weights is not a group of layers.")
             yield model, version, "h5", Source(group, keras3=False)
             return
         keras3 = "layers" in root and "layer_names" not in root.attrs
         if not keras3 and not any(k.startswith("layer_names") for k in root.attrs):
-            raise _refuse(
+            raise refuse(
                 "The HDF5 file holds no Keras model: no model_config attribute, no layers group and no "
                 "layer_names list."
             )
         if config is None:
-            raise _refuse(
+            raise refuse(
                 "The file holds weights only (saved with save_weights), not the model's architecture; "
                 "send its config with it (config.json from a .keras archive, or model.to_json()).",
                 "missing",
@@ -267,7 +256,7 @@ def _opened(
 @contextmanager
 def _hdf5(data: bytes) -> Iterator[h5py.Group]:
     if not data.startswith(HDF5_MAGIC):
-        raise _refuse("The archive's model.weights.h5 is not an HDF5 file.")
+        raise refuse("The archive's model.weights.h5 is not an HDF5 file.")
     try:
         handle = h5py.File(io.BytesIO(data), "r")
     except (OSError, ValueError, RuntimeError) as exc:
@@ -286,14 +275,14 @@ def _step(group: h5py.Group, name: str, what: str) -> h5py.Group | h5py.Dataset:
     """``group[name]`` for one path component, through a hard link only."""
     link = group.get(name, getlink=True)
     if link is None:
-        raise _refuse(f"The file has no {what} ({name!r} is missing).", "shape-mismatch")
+        raise refuse(f"The file has no {what} ({name!r} is missing).", "shape-mismatch")
     if isinstance(link, h5py.ExternalLink):
-        raise _refuse(
+        raise refuse(
             f"The file's {what} is an external link to another file; external links are refused.",
             "upload-unsafe",
         )
     if not isinstance(link, h5py.HardLink):
-        raise _refuse(
+        raise refuse(
             f"The file's {what} is a soft link; only plain groups and datasets are read.", "upload-unsafe"
         )
     return group[name]
@@ -305,21 +294,21 @@ def _dataset(group: h5py.Group, path: str, what: str) -> h5py.Dataset:
     node: Any = group
     for part in [p for p in path.split("/") if p]:
         if not isinstance(node, h5py.Group):
-            raise _refuse(f"The file's {what} is not where Keras puts it ({path}).", "shape-mismatch")
+            raise refuse(f"The file's {what} is not where Keras puts it ({path}).", "shape-mismatch")
         node = _step(node, part, what)
     if not isinstance(node, h5py.Dataset):
-        raise _refuse(f"The file's {what} is not a dataset.", "shape-mismatch")
+        raise refuse(f"The file's {what} is not a dataset.", "shape-mismatch")
     if node.is_virtual:
-        raise _refuse(
+        raise refuse(
             f"The file's {what} is a virtual dataset (it maps other files); refused.", "upload-unsafe"
         )
     if node.external:
-        raise _refuse(f"The file's {what} keeps its data in an external file; refused.", "upload-unsafe")
+        raise refuse(f"The file's {what} keeps its data in an external file; refused.", "upload-unsafe")
     plist = node.id.get_create_plist()
     for k in range(plist.get_nfilters()):
         code = plist.get_filter(k)[0]
         if code not in FILTERS:
-            raise _refuse(
+            raise refuse(
                 f"The file's {what} uses HDF5 filter {code}, which is not read here (only deflate, "
                 "shuffle, fletcher32 and lzf).",
                 "upload-unsafe",
@@ -334,469 +323,9 @@ def _dtype(ds: h5py.Dataset, what: str) -> torch.dtype:
     if ds.dtype.itemsize == 2 and ds.dtype.kind == "V" and ds.attrs.get("dtype") in ("bfloat16", b"bfloat16"):
         return torch.bfloat16
     shown = str(ds.dtype) if len(str(ds.dtype)) <= 40 else "a compound type"
-    raise _refuse(
+    raise refuse(
         f"The file's {what} has dtype {shown}; weights are read as floating point only.", "unreadable-file"
     )
-
-
-# --- the architecture: layers as the config declares them -------------------------------------------
-
-
-def _custom(entry: dict[str, Any]) -> str | None:
-    """Why a config entry is a custom object, or None for Keras's own."""
-    module, registered = entry.get("module"), entry.get("registered_name")
-    if isinstance(module, str) and module != "keras" and not module.startswith("keras."):
-        return f"defined in the Python module {module[:60]!r}"
-    if isinstance(registered, str) and registered not in (entry.get("class_name"), "function"):
-        return f"registered as {registered[:60]!r}"
-    return None
-
-
-def _cap(text: str) -> str:
-    """The text with its first letter upper case (str.capitalize lowers the rest)."""
-    return text[:1].upper() + text[1:]
-
-
-def _where(name: str, cls: str) -> str:
-    return f"layer {name[:60]!r} ({cls[:40]})"
-
-
-@dataclass
-class Layer:
-    """One layer of the chain as its config declares it (Keras's names and values)."""
-
-    name: str
-    cls: str  # class_name: LSTM, GRU, SimpleRNN, Bidirectional, Embedding, Dense, …
-    role: str  # "input", "identity", "embedding", "masking", "recurrent", "dense", "activation"
-    config: dict[str, Any]
-    index: int  # position in the chain
-    path: str = ""  # Keras 3's name for its weights: layers/<path>/… (by class and position)
-    # recurrent
-    cell: str = ""
-    inner: str = ""  # the wrapped layer's class (Bidirectional, TimeDistributed)
-    units: int = 0
-    activation: str = "linear"  # our name (app.nets.activations), e.g. hard_sigmoid_keras2
-    recurrent_activation: str = "sigmoid"
-    activation_as_saved: str = ""
-    recurrent_activation_as_saved: str = ""
-    use_bias: bool = True
-    reset_after: bool | None = None  # GRU: None until the bias shape says, when the config does not
-    go_backwards: bool = False
-    return_sequences: bool = False
-    bidirectional: bool = False
-    merge_mode: str = "concat"
-    # embedding
-    input_dim: int = 0
-    mask_zero: bool = False
-    mask_value: float = 0.0
-
-    @property
-    def where(self) -> str:
-        return _where(self.name, self.cls)
-
-    def describe(self) -> dict[str, Any]:
-        """The layer as the page names it (Keras's words and values)."""
-        out: dict[str, Any] = {"name": self.name, "class_name": self.cls}
-        if self.role == "recurrent":
-            out.update(
-                layer=self.inner or self.cls,
-                units=self.units,
-                activation=self.activation_as_saved,
-                use_bias=self.use_bias,
-                go_backwards=self.go_backwards,
-                return_sequences=self.return_sequences,
-                computes={"activation": self.activation},
-            )
-            if self.cell != "simple_rnn":
-                out["recurrent_activation"] = self.recurrent_activation_as_saved
-                out["computes"]["recurrent_activation"] = self.recurrent_activation
-            if self.cell == "gru":
-                out["reset_after"] = self.reset_after
-            if self.bidirectional:
-                out["merge_mode"] = self.merge_mode
-        elif self.role == "embedding":
-            out.update(input_dim=self.input_dim, output_dim=self.units, mask_zero=self.mask_zero)
-        elif self.role == "dense":
-            out.update(units=self.units, activation=self.activation_as_saved, use_bias=self.use_bias)
-        elif self.role == "masking":
-            out.update(mask_value=self.mask_value)
-        return out
-
-
-def _int(cfg: dict[str, Any], key: str, where: str, low: int = 1) -> int:
-    value = cfg.get(key)
-    if type(value) is not int or value < low:
-        raise _refuse(
-            f"The config of {where} gives {key} {str(value)[:40]!r}; it must be a whole number ≥ {low}."
-        )
-    return value
-
-
-def _bool(cfg: dict[str, Any], key: str, where: str, default: bool) -> bool:
-    value = cfg.get(key, default)
-    if not isinstance(value, bool):
-        raise _refuse(f"The config of {where} gives {key} {str(value)[:40]!r}; it must be true or false.")
-    return value
-
-
-def _activation(value: Any, major: int, where: str, key: str, head: bool = False) -> tuple[str, str]:
-    """(our name, the name as saved) of a config's activation; refuses a custom or unknown one."""
-    if isinstance(value, dict):
-        reason = _custom(value)
-        if (
-            reason is not None
-            or value.get("class_name") != "function"
-            or not isinstance(value.get("config"), str)
-        ):
-            raise _refuse(
-                f"The {key} of {where} is a custom function ({reason or 'not one of Keras'}); functions "
-                "from a file are never run here.",
-                "upload-unsafe",
-            )
-        value = value["config"]
-    if value is None:
-        value = "linear"
-    if not isinstance(value, str):
-        raise _refuse(f"The config of {where} gives {key} a {type(value).__name__}, not a name.")
-    saved = value
-    if head and value == "softmax":
-        return "softmax", saved
-    if major >= 3:
-        name = KERAS3_ALIASES.get(value, value)
-        known = set(ACTIVATIONS) - {"hard_sigmoid_keras2"}
-    else:
-        name = KERAS2_ALIASES.get(value, value)
-        known = set(KERAS2) | {"hard_sigmoid_keras2"}
-    if name not in known:
-        listed = sorted(
-            {*known, *(("softmax",) if head else ())} - {"hard_sigmoid_keras2"} | {"hard_sigmoid"}
-        )
-        raise _refuse(
-            f"The {key} of {where} is {value[:40]!r}, which this app does not compute for a Keras "
-            f"{major} file (it computes {', '.join(listed)}).",
-            "unsupported-layer",
-            layer=where,
-            activation=value[:40],
-        )
-    return name, saved
-
-
-def _check_dtype(cfg: dict[str, Any], where: str, notes: list[str]) -> None:
-    policy = cfg.get("dtype")
-    name = policy
-    if isinstance(policy, dict):
-        cls = str(policy.get("class_name", ""))
-        if "Quantized" in cls:
-            raise _refuse(
-                f"{_cap(where)} is quantized ({cls[:40]}); it is not read here.", "unsupported-layer"
-            )
-        inner = policy.get("config")
-        name = inner.get("name") if isinstance(inner, dict) else None
-    if isinstance(name, str) and name not in ("float32", "float64"):
-        notes.append(f"{_cap(where)} computes in {name[:20]} in Keras; the trace computes in float32.")
-
-
-def _recurrent(layer: Layer, entry: dict[str, Any], major: int, notes: list[str]) -> None:
-    """Fill a recurrent layer's fields from its config (``entry`` is the LSTM/GRU/SimpleRNN's)."""
-    cfg, where = entry["config"], layer.where
-    cls = entry["class_name"]
-    if "units" not in cfg and "output_dim" in cfg:
-        raise _refuse(
-            f"{_cap(where)} is in Keras 1's format (output_dim, no units), which is not read here; "
-            "load the model in Keras 2 and save it again.",
-            "unsupported-layer",
-        )
-    layer.cell = CELLS[cls]
-    layer.units = _int(cfg, "units", where)
-    layer.activation, layer.activation_as_saved = _activation(
-        cfg.get("activation", "tanh"), major, where, "activation"
-    )
-    if layer.cell != "simple_rnn":
-        if "recurrent_activation" not in cfg:
-            raise _refuse(f"The config of {where} names no recurrent_activation.")
-        layer.recurrent_activation, layer.recurrent_activation_as_saved = _activation(
-            cfg["recurrent_activation"], major, where, "recurrent_activation"
-        )
-    layer.use_bias = _bool(cfg, "use_bias", where, True)
-    if layer.cell == "gru" and "reset_after" in cfg:
-        layer.reset_after = _bool(cfg, "reset_after", where, False)
-    layer.go_backwards = _bool(cfg, "go_backwards", where, False)
-    layer.return_sequences = _bool(cfg, "return_sequences", where, False)
-    if _bool(cfg, "return_state", where, False):
-        raise _refuse(
-            f"{_cap(where)} returns its states as extra outputs (return_state), which a chain of "
-            "layers does not take.",
-            "unsupported-layer",
-        )
-    if _bool(cfg, "stateful", where, False):
-        notes.append(f"{_cap(where)} is stateful; the trace starts from zero states (as after reset_states).")
-    _check_dtype(cfg, where, notes)
-
-
-def _parse_layer(entry: Any, index: int, major: int, notes: list[str]) -> Layer:
-    if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str):
-        raise _refuse(f"Layer {index} of the config is not a layer (no class_name).")
-    cls = entry["class_name"]
-    cfg = entry.get("config")
-    if not isinstance(cfg, dict):
-        raise _refuse(f"Layer {index} ({cls[:40]}) of the config has no config object.")
-    name = cfg.get("name", entry.get("name", f"#{index}"))
-    name = name if isinstance(name, str) else f"#{index}"
-    where = _where(name, cls)
-    reason = _custom(entry)
-    if reason is not None:
-        raise _refuse(
-            f"{_cap(where)} is a custom layer ({reason}); its code lives outside the file and is "
-            "never run here.",
-            "upload-unsafe",
-            layer=name[:60],
-        )
-    if cls == "Lambda":
-        raise _refuse(
-            f"{_cap(where)} holds Python code (a Lambda layer), which is never run here; rebuild "
-            "the model without it.",
-            "upload-unsafe",
-            layer=name[:60],
-        )
-    layer = Layer(name=name, cls=cls, role="", config=cfg, index=index)
-    if cls == "InputLayer":
-        layer.role = "input"
-    elif cls in IDENTITY:
-        layer.role = "identity"
-    elif cls == "Embedding":
-        layer.role = "embedding"
-        layer.input_dim = _int(cfg, "input_dim", where)
-        layer.units = _int(cfg, "output_dim", where)
-        layer.mask_zero = _bool(cfg, "mask_zero", where, False)
-        if cfg.get("lora_rank"):
-            raise _refuse(f"{_cap(where)} has LoRA weights, which are not read here.", "unsupported-layer")
-        _check_dtype(cfg, where, notes)
-    elif cls == "Masking":
-        layer.role = "masking"
-        value = cfg.get("mask_value", 0.0)
-        if type(value) not in (int, float) or not math.isfinite(value):
-            raise _refuse(f"The config of {where} gives a mask_value that is not a number.")
-        layer.mask_value = float(value)
-    elif cls in CELLS:
-        layer.role = "recurrent"
-        _recurrent(layer, entry, major, notes)
-    elif cls == "Bidirectional":
-        layer.role = "recurrent"
-        inner = _wrapped(cfg, "layer", where, set(CELLS))
-        layer.inner = inner["class_name"]
-        _recurrent(layer, inner, major, notes)
-        if layer.go_backwards:
-            raise _refuse(
-                f"{_cap(where)} wraps a layer with go_backwards=True, which is not read here.",
-                "unsupported-layer",
-            )
-        layer.bidirectional = True
-        mode = cfg.get("merge_mode", "concat")
-        if mode not in ("concat", "sum", "ave", "mul"):
-            raise _refuse(
-                f"{_cap(where)} has merge_mode {str(mode)[:20]!r}; the modes read here are concat, "
-                "sum, ave and mul (None returns two outputs, which a chain of layers does not take).",
-                "unsupported-layer",
-            )
-        layer.merge_mode = mode
-        if cfg.get("backward_layer") is not None:
-            back = Layer(name=name, cls=cls, role="recurrent", config=cfg, index=index)
-            backward = _wrapped(cfg, "backward_layer", where, set(CELLS))
-            _recurrent(back, backward, major, [])
-            same = (
-                "cell",
-                "units",
-                "activation",
-                "recurrent_activation",
-                "use_bias",
-                "reset_after",
-                "return_sequences",
-            )
-            if backward["class_name"] != inner["class_name"] or any(
-                getattr(back, k) != getattr(layer, k) for k in same
-            ):
-                raise _refuse(
-                    f"{_cap(where)} has a backward_layer configured unlike its forward layer, which "
-                    "is not read here.",
-                    "unsupported-layer",
-                )
-    elif cls in ("Dense", "TimeDistributed"):
-        layer.role = "dense"
-        dense = cfg if cls == "Dense" else _wrapped(cfg, "layer", where, {"Dense"})["config"]
-        layer.inner = "" if cls == "Dense" else "Dense"
-        layer.units = _int(dense, "units", where)
-        layer.activation, layer.activation_as_saved = _activation(
-            dense.get("activation"), major, where, "activation", head=True
-        )
-        layer.use_bias = _bool(dense, "use_bias", where, True)
-        if dense.get("lora_rank"):
-            raise _refuse(f"{_cap(where)} has LoRA weights, which are not read here.", "unsupported-layer")
-        _check_dtype(dense, where, notes)
-    elif cls == "Activation":
-        layer.role = "activation"
-        layer.activation, layer.activation_as_saved = _activation(
-            cfg.get("activation"), major, where, "activation", head=True
-        )
-    elif cls in ("CuDNNLSTM", "CuDNNGRU"):
-        raise _refuse(
-            f"{_cap(where)} is Keras 2's GPU-only {cls}, whose weights are laid out for cuDNN; "
-            f"rebuild the model with {cls[5:]} in its place, load this file into it with Keras 2 (which "
-            "converts the weights) and save that.",
-            "unsupported-layer",
-        )
-    elif cls in ("Sequential", "Functional", "Model"):
-        raise _refuse(
-            f"{_cap(where)} is a model nested in the model, which is not read here.",
-            "unsupported-layer",
-        )
-    else:
-        raise _refuse(
-            f"{_cap(where)} is not a layer this app reads; it reads {SUPPORTED}.",
-            "unsupported-layer",
-            layer=name[:60],
-        )
-    return layer
-
-
-def _wrapped(cfg: dict[str, Any], key: str, where: str, allowed: set[str]) -> dict[str, Any]:
-    inner = cfg.get(key)
-    if not isinstance(inner, dict) or not isinstance(inner.get("config"), dict):
-        raise _refuse(f"The config of {where} has no {key}.")
-    reason = _custom(inner)
-    if reason is not None:
-        raise _refuse(
-            f"{_cap(where)} wraps a custom layer ({reason}), whose code is never run here.",
-            "upload-unsafe",
-        )
-    if inner.get("class_name") not in allowed:
-        shown = str(inner.get("class_name"))[:40]
-        raise _refuse(
-            f"{_cap(where)} wraps a {shown}; it may wrap {', '.join(sorted(allowed))}.",
-            "unsupported-layer",
-        )
-    return inner
-
-
-def _inbound(entry: dict[str, Any]) -> list[str]:
-    """The names of the layers a functional model's layer reads (Keras 3's and Keras 2's forms)."""
-    names: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, dict):
-            history = (
-                value.get("config", {}).get("keras_history")
-                if value.get("class_name") == "__keras_tensor__"
-                else None
-            )
-            if isinstance(history, list) and history and isinstance(history[0], str):
-                names.append(history[0])
-                return
-            for v in value.values():
-                walk(v)
-        elif isinstance(value, list):
-            if (
-                len(value) >= 3 and isinstance(value[0], str) and type(value[1]) is int
-            ):  # Keras 2 [name, node, index, kwargs]
-                names.append(value[0])
-                walk(value[3:])
-                return
-            for v in value:
-                walk(v)
-
-    walk(entry.get("inbound_nodes", []))
-    return names
-
-
-def _chain(model: Any) -> tuple[list[Any], list[Any]]:
-    """The layer entries of a Sequential, or of a functional model that is a chain, in the order
-    they run; and all of them in the config's order (the order Keras 3 names their weights in)."""
-    if not isinstance(model, dict) or not isinstance(model.get("class_name"), str):
-        raise _refuse("The config is not a Keras model (no class_name).")
-    cls = model["class_name"]
-    reason = _custom(model)
-    if reason is not None or cls not in ("Sequential", "Functional", "Model"):
-        raise _refuse(
-            f"The model is a {cls[:40]} ({reason or 'a subclassed model'}); its layers are defined by Python "
-            "code, which is never run here. Save a Sequential or functional model.",
-            "upload-unsafe" if reason else "unsupported-layer",
-        )
-    cfg = model.get("config")
-    layers = cfg.get("layers") if isinstance(cfg, dict) else cfg
-    if not isinstance(layers, list) or not layers:
-        raise _refuse("The model's config lists no layers.")
-    if cls == "Sequential":
-        return layers, layers
-    by_name: dict[str, Any] = {}
-    for k, entry in enumerate(layers):
-        name = (
-            entry.get("name") or (entry.get("config") or {}).get("name") if isinstance(entry, dict) else None
-        )
-        if not isinstance(name, str):
-            raise _refuse(f"Layer {k} of the functional model has no name.")
-        by_name[name] = entry
-    sources = {name: _inbound(entry) for name, entry in by_name.items()}
-    starts = [n for n, s in sources.items() if not s]
-    followers: dict[str, list[str]] = {n: [] for n in by_name}
-    for name, inbound in sources.items():
-        if len(inbound) > 1:
-            raise _refuse(
-                f"{_cap(_where(name, str(by_name[name].get('class_name'))))} reads {len(inbound)} inputs; "
-                "only a chain of layers (each reading the one before) is read here.",
-                "unsupported-layer",
-            )
-        for source in inbound:
-            if source not in followers:
-                raise _refuse(f"The functional model's layer {name[:60]!r} reads an unknown layer.")
-            followers[source].append(name)
-    if len(starts) != 1:
-        raise _refuse(
-            f"The functional model has {len(starts)} inputs; only a chain with one input is read here.",
-            "unsupported-layer",
-        )
-    order, current = [], starts[0]
-    while True:
-        order.append(by_name[current])
-        nxt = followers[current]
-        if len(nxt) > 1:
-            raise _refuse(
-                f"The functional model's layer {current[:60]!r} feeds {len(nxt)} layers; only a chain is "
-                "read here.",
-                "unsupported-layer",
-            )
-        if not nxt:
-            break
-        current = nxt[0]
-    if len(order) != len(by_name):
-        raise _refuse(
-            "The functional model has layers outside its one chain; only a chain is read here.",
-            "unsupported-layer",
-        )
-    return order, layers
-
-
-def _keras3_path_names(entries: list[Any]) -> dict[int, str]:
-    """Keras 3's weight paths of the model's layers (by ``id`` of the config entry), in the order
-    of its list: the snake_case class name, ``_k`` for the k-th repeat of a class
-    (``saving_lib._get_unique_name``, ``naming.to_snake_case``)."""
-    used: dict[str, int] = {}
-    out: dict[int, str] = {}
-    for entry in entries:
-        cls = str(entry.get("class_name", "")) if isinstance(entry, dict) else ""
-        name = re.sub(r"\W+", "", cls)
-        name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-        name = re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-        if name in used:
-            used[name] += 1
-            name = f"{name}_{used[name]}"
-        else:
-            used[name] = 0
-        out[id(entry)] = name
-    return out
-
-
-def _major(version: str) -> int:
-    match = re.match(r"\s*(\d+)", version)
-    return int(match.group(1)) if match else 2
 
 
 # --- the plan: every weight, where it is, what shape it must have ----------------------------
@@ -837,11 +366,11 @@ def _datasets(source: Source, layer: Layer) -> list[list[h5py.Dataset]]:
             node: Any = source.root
             for part in g.split("/"):
                 if not isinstance(node, h5py.Group):
-                    raise _refuse(f"The file has no weights for {layer.where} (at {g}).", "shape-mismatch")
+                    raise refuse(f"The file has no weights for {layer.where} (at {g}).", "shape-mismatch")
                 node = _step(node, part, f"weights of {layer.where}")
             if not isinstance(node, h5py.Group) or len(node) != len(names):
                 held = len(node) if isinstance(node, h5py.Group) else 0
-                raise _refuse(
+                raise refuse(
                     f"The file holds {held} weights for {layer.where}, but its config needs {len(names)} "
                     f"({', '.join(names)}).",
                     "shape-mismatch",
@@ -850,11 +379,11 @@ def _datasets(source: Source, layer: Layer) -> list[list[h5py.Dataset]]:
         return out
     group = _step(source.root, layer.name, f"weights of {layer.where}")
     if not isinstance(group, h5py.Group):
-        raise _refuse(f"The file's weights of {layer.where} are not a group.", "shape-mismatch")
+        raise refuse(f"The file's weights of {layer.where} are not a group.", "shape-mismatch")
     listed = _list_attr(group, "weight_names")
     directions = 2 if layer.bidirectional else 1
     if len(listed) != directions * len(names):
-        raise _refuse(
+        raise refuse(
             f"The file lists {len(listed)} weights for {layer.where}, but its config needs "
             f"{directions * len(names)} ({', '.join(names)}{' per direction' if directions == 2 else ''}).",
             "shape-mismatch",
@@ -866,7 +395,7 @@ def _datasets(source: Source, layer: Layer) -> list[list[h5py.Dataset]]:
             weight_name = listed[d * len(names) + k]
             short = weight_name.rsplit("/", 1)[-1].split(":", 1)[0]
             if short != expected:
-                raise _refuse(
+                raise refuse(
                     f"The file's weight {weight_name[:80]!r} of {layer.where} is not its {expected} "
                     "(Keras 1 files and renamed weights are not read here).",
                     "shape-mismatch",
@@ -886,7 +415,7 @@ def _expect(ds: h5py.Dataset, shape: tuple[int, ...], what: str, need: str) -> N
     _dtype(ds, what)
     got = tuple(int(s) for s in ds.shape)
     if got != shape:
-        raise _refuse(
+        raise refuse(
             f"The file's {what} is {_shape_text(got)}, but {need} needs {_shape_text(shape)}.",
             "shape-mismatch",
             got=list(got),
@@ -895,7 +424,7 @@ def _expect(ds: h5py.Dataset, shape: tuple[int, ...], what: str, need: str) -> N
     if ds.chunks is not None:
         chunk = math.prod(ds.chunks) * ds.dtype.itemsize
         if chunk > max(math.prod(shape) * ds.dtype.itemsize, MIN_CHUNK_BYTES):
-            raise _refuse(
+            raise refuse(
                 f"The file's {what} is stored in chunks of {chunk:,} bytes, larger than the dataset; "
                 "refused.",
                 "upload-unsafe",
@@ -913,7 +442,7 @@ def _check_model_size(layers: list[Layer], params: int | None, limits: Limits) -
     for key, what, value in checks:
         limit = getattr(limits, key)
         if limit is not None and value > limit:
-            raise _refuse(
+            raise refuse(
                 f"The model has {value:,} {what}, but the limit is {limit:,} ({LIMIT_SETTINGS[key]}).",
                 "model-too-large",
                 what=what,
@@ -932,68 +461,8 @@ class Plan:
 
 
 def _plan(model: Any, source: Source, major: int, limits: Limits, notes: list[str]) -> Plan:
-    entries, everything = _chain(model)
-    paths = _keras3_path_names(everything)
-    layers = [_parse_layer(entry, k, major, notes) for k, entry in enumerate(entries)]
-    for layer, entry in zip(layers, entries, strict=True):
-        layer.path = paths[id(entry)]
-    # The order Keras runs them in must be one this app traces.
-    before: list[Layer] = []
-    recurrent: list[Layer] = []
-    after: list[Layer] = []
-    for layer in layers:
-        if layer.role in ("input", "identity"):
-            continue
-        if layer.role in ("embedding", "masking"):
-            if recurrent or after or before:
-                raise _refuse(
-                    f"{_cap(layer.where)} comes after other layers; an Embedding or Masking is read "
-                    "only as the first layer.",
-                    "unsupported-layer",
-                )
-            before.append(layer)
-        elif layer.role == "recurrent":
-            if after:
-                raise _refuse(
-                    f"{_cap(layer.where)} comes after a Dense layer; the recurrent layers must come "
-                    "first (after an Embedding).",
-                    "unsupported-layer",
-                )
-            if recurrent and not recurrent[-1].return_sequences:
-                raise _refuse(
-                    f"{_cap(layer.where)} reads {recurrent[-1].where}, which returns only its last "
-                    "step (return_sequences=False).",
-                    "shape-mismatch",
-                )
-            recurrent.append(layer)
-        elif layer.role == "dense":
-            if not recurrent:
-                raise _refuse(
-                    f"{_cap(layer.where)} comes before the recurrent layers; a Dense is read only "
-                    "after them.",
-                    "unsupported-layer",
-                )
-            after.append(layer)
-        elif layer.role == "activation":
-            if not after or after[-1].activation != "linear":
-                raise _refuse(
-                    f"{_cap(layer.where)} does not follow a Dense layer without activation; it is read "
-                    "only there.",
-                    "unsupported-layer",
-                )
-            after[-1].activation, after[-1].activation_as_saved = layer.activation, layer.activation_as_saved
-    if not recurrent:
-        raise _refuse(
-            "The model has no LSTM, GRU or SimpleRNN layer (nothing recurrent to trace).",
-            "no-recurrent-layer",
-        )
-    if before and before[0].role == "masking":
-        notes.append(
-            f"Steps whose inputs all equal {before[0].mask_value:g} are masked: Keras skips them, and so "
-            "does the trace."
-        )
-    if before and before[0].mask_zero:
-        notes.append("Token id 0 is masked (mask_zero): Keras skips it, and so does the trace.")
+    chain = read_chain(model, major, notes)
+    layers, before, recurrent, after = chain.layers, chain.before, chain.recurrent, chain.after
     _check_model_size(layers, None, limits)  # from the config alone, before any dataset is opened
     weights: dict[int, list[list[Weight]]] = {}
     weighted = [layer for layer in [*before, *recurrent, *after] if layer.role != "masking"]
@@ -1011,7 +480,7 @@ def _plan(model: Any, source: Source, major: int, limits: Limits, notes: list[st
     if not width:  # no Embedding: the first kernel's declared rows are the input width
         first = datasets[recurrent[0].index][0][0]
         if first.ndim != 2 or first.shape[0] < 1:
-            raise _refuse(f"The file's kernel of {recurrent[0].where} is not a matrix.", "shape-mismatch")
+            raise refuse(f"The file's kernel of {recurrent[0].where} is not a matrix.", "shape-mismatch")
         width = int(first.shape[0])
     input_size = width
     for layer in recurrent:
@@ -1069,7 +538,7 @@ def _plan(model: Any, source: Source, major: int, limits: Limits, notes: list[st
         math.prod(w.shape) * w.dataset.dtype.itemsize for per in weights.values() for ws in per for w in ws
     )
     if total > limits.max_unpacked_bytes:
-        raise _refuse(
+        raise refuse(
             f"The file declares {total:,} bytes of weights, but the limit is {limits.max_unpacked_bytes:,}.",
             "upload-unsafe",
             size=total,
@@ -1244,9 +713,9 @@ def _build(plan: Plan, materialise: bool) -> tuple[dict[str, Any], dict[str, Ten
 def _file(data: bytes, limits: Limits, config: bytes | None, materialise: bool) -> KerasFile:
     notes: list[str] = []
     with _opened(data, limits, config) as (model, version, container, source):
-        major = _major(version)
+        major = major_version(version)
         if major < 2:
-            raise _refuse(
+            raise refuse(
                 "The file was saved by Keras 1, whose format is not read here; save it again with Keras 2.",
                 "unsupported-layer",
             )
@@ -1276,8 +745,3 @@ def inspect(data: bytes, limits: Limits, *, config: bytes | None = None) -> Kera
 def load(data: bytes, limits: Limits, *, config: bytes | None = None) -> KerasFile:
     """``inspect`` with the weights' data (checked again first)."""
     return _file(data, limits, config, materialise=True)
-
-
-def read_net(data: bytes, limits: Limits, *, config: bytes | None = None) -> KerasNet:
-    """The file as torch modules: ``load(...).module()``."""
-    return load(data, limits, config=config).module()

@@ -348,3 +348,23 @@ def test_a_legacy_file_whose_weights_are_missing_or_misnamed_is_refused() -> Non
     _refused(renamed, "shape-mismatch", "'gru/W_z' of layer 'gru' .* is not its kernel")
     other = legacy_h5(config, [("dense", [("dense/kernel:0", kernel)])])
     _refused(other, "shape-mismatch", "no weights of layer 'gru'")
+
+
+def test_upload_limits_come_from_settings() -> None:
+    from app.config import Settings
+
+    settings = Settings(
+        max_upload_layers=3, max_upload_hidden=7, max_upload_params=99, max_upload_unpacked_bytes=1234
+    )
+    limits = Limits.of(settings)
+    assert (limits.max_layers, limits.max_hidden, limits.max_params, limits.max_unpacked_bytes) == (
+        3,
+        7,
+        99,
+        1234,
+    )
+    deep = sequential(*(rnn("LSTM", f"l{k}", 2) for k in range(4)))
+    with pytest.raises(
+        FormatError, match=r"4 recurrent layers, but the limit is 3 \(RLENS_MAX_UPLOAD_LAYERS\)"
+    ):
+        reader.inspect(keras3_archive(deep, keras3_weights({})), limits)
