@@ -354,14 +354,14 @@ def test_upload_limits_come_from_settings() -> None:
     from app.config import Settings
 
     settings = Settings(
-        max_upload_layers=3, max_upload_hidden=7, max_upload_params=99, max_upload_unpacked_bytes=1234
+        max_upload_layers=3, max_upload_hidden=7, max_upload_params=99, max_upload_unpacked_bytes=12345
     )
     limits = Limits.of(settings)
     assert (limits.max_layers, limits.max_hidden, limits.max_params, limits.max_unpacked_bytes) == (
         3,
         7,
         99,
-        1234,
+        12345,
     )
     deep = sequential(*(rnn("LSTM", f"l{k}", 2) for k in range(4)))
     with pytest.raises(
