@@ -278,21 +278,17 @@ class KerasLSTMEngine(StepEngine):
         steps, size = x.shape[0], module.hidden_size
         gates = torch.empty(steps, 4 * size)  # (T, 4H) i, f, g̃, o
         cells, hidden = torch.empty(steps, size), torch.empty(steps, size)
-        w_hh_t, b_hh = w.w_hh.t(), w.b_hh
+        pre_in = proj + w.b_hh  # (T, 4H) W_ih·x_t + b_ih + b_hh
         h = h0
         c = torch.zeros(size) if c0 is None else c0
+        cand = slice(2 * size, 3 * size)
         for t in self.order(steps, direction):
-            pre = torch.addmm(proj[t] + b_hh, h[None], w_hh_t)[0]  # (4H,)
-            i, f, g, o = (
-                gate(pre[:size]),
-                gate(pre[size : 2 * size]),
-                act(pre[2 * size : 3 * size]),
-                gate(pre[3 * size :]),
-            )
-            c = f * c + i * g
-            h = o * act(c)
-            gates[t] = torch.cat([i, f, g, o])
-            cells[t], hidden[t] = c, h
+            pre = torch.addmv(pre_in[t], w.w_hh, h)  # (4H,)
+            row = gate(pre)  # i, f, o (and the candidate's block, replaced next)
+            row[cand] = act(pre[cand])
+            c = torch.addcmul(row[size : 2 * size] * c, row[:size], row[cand])  # f ⊙ c + i ⊙ g̃
+            h = row[3 * size :] * act(c)
+            gates[t], cells[t], hidden[t] = row, c, h
         i, f, g, o = gates.split(size, dim=1)
         trace = KerasLSTMDirection(
             hidden=hidden,
@@ -347,14 +343,14 @@ class KerasGRUEngine(StepEngine):
         steps, size = x.shape[0], module.hidden_size
         reset, update = torch.empty(steps, size), torch.empty(steps, size)
         candidate, hidden = torch.empty(steps, size), torch.empty(steps, size)
-        w_rz, b_rz = w.w_hh[: 2 * size], w.b_hh[: 2 * size]
-        w_hn, b_hn = w.w_hh[2 * size :], w.b_hh[2 * size :]
+        w_rz, w_hn, b_hn = w.w_hh[: 2 * size], w.w_hh[2 * size :], w.b_hh[2 * size :]
+        pre_rz = proj[:, : 2 * size] + w.b_hh[: 2 * size]  # (T, 2H) W_i·x_t + b_i + b_h for r and z
         h = h0
         for t in self.order(steps, direction):
-            rz = gate(proj[t, : 2 * size] + torch.addmv(b_rz, w_rz, h))  # (2H,)
+            rz = gate(torch.addmv(pre_rz[t], w_rz, h))  # (2H,)
             r, z = rz[:size], rz[size:]
             n = act(proj[t, 2 * size :] + self.candidate_recurrent(w_hn, b_hn, h, r))
-            h = (1 - z) * n + z * h
+            h = torch.lerp(n, h, z)  # (1 − z) ⊙ n + z ⊙ h
             reset[t], update[t], candidate[t], hidden[t] = r, z, n, h
         trace = self.direction_class(
             hidden=hidden,
