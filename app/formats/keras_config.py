@@ -187,6 +187,13 @@ def _check_dtype(cfg: dict[str, Any], where: str, notes: list[str]) -> None:
         notes.append(f"{cap(where)} computes in {name[:20]} in Keras; the trace computes in float32.")
 
 
+def _plain_weights(cfg: dict[str, Any], where: str, notes: list[str]) -> None:
+    """Refuse an Embedding's or Dense's extra weights (LoRA); note a 16-bit compute dtype."""
+    if cfg.get("lora_rank"):
+        raise refuse(f"{cap(where)} has LoRA weights, which are not read here.", "unsupported-layer")
+    _check_dtype(cfg, where, notes)
+
+
 def _recurrent(layer: Layer, entry: dict[str, Any], major: int, notes: list[str]) -> None:
     """Fill a recurrent layer's fields from its config (``entry`` is the LSTM/GRU/SimpleRNN's)."""
     cfg, where = entry["config"], layer.where
@@ -259,9 +266,7 @@ def _parse_layer(entry: Any, index: int, major: int, notes: list[str]) -> Layer:
         layer.input_dim = _int(cfg, "input_dim", where)
         layer.units = _int(cfg, "output_dim", where)
         layer.mask_zero = _bool(cfg, "mask_zero", where, False)
-        if cfg.get("lora_rank"):
-            raise refuse(f"{cap(where)} has LoRA weights, which are not read here.", "unsupported-layer")
-        _check_dtype(cfg, where, notes)
+        _plain_weights(cfg, where, notes)
     elif cls == "Masking":
         layer.role = "masking"
         value = cfg.get("mask_value", 0.0)
@@ -320,9 +325,7 @@ def _parse_layer(entry: Any, index: int, major: int, notes: list[str]) -> Layer:
             dense.get("activation"), major, where, "activation", head=True
         )
         layer.use_bias = _bool(dense, "use_bias", where, True)
-        if dense.get("lora_rank"):
-            raise refuse(f"{cap(where)} has LoRA weights, which are not read here.", "unsupported-layer")
-        _check_dtype(dense, where, notes)
+        _plain_weights(dense, where, notes)
     elif cls == "Activation":
         layer.role = "activation"
         layer.activation, layer.activation_as_saved = _activation(

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -181,6 +181,33 @@ class ResetBeforeGRUDirection(KerasGRUDirection):
         return {**super().quantities(), "reset_hidden": self.reset * self.previous_hidden}
 
 
+class DirectionInput(NamedTuple):
+    """What one direction of a step loop reads."""
+
+    module: KerasRecurrent
+    weights: LayerWeights
+    proj: Tensor  # (T, G·H) W_ih·x_t + b_ih (or the caller's table lookup)
+    x: Tensor  # (T, I)
+    h0: Tensor  # (H,)
+    c0: Tensor | None  # (H,) LSTM only
+    direction: int  # 0 forward, 1 backward
+
+    def common(self, hidden: Tensor) -> dict[str, Any]:
+        """The ``RecurrentDirection`` fields every kind shares, given the states written (T, H)."""
+        return {
+            "hidden": hidden,
+            "h0": self.h0,
+            "reverse": bool(self.direction),
+            "x": self.x,
+            "weights": self.weights,
+        }
+
+    def order(self) -> range:
+        """The time steps in the order this direction reads them."""
+        steps = self.x.shape[0]
+        return range(steps - 1, -1, -1) if self.direction else range(steps)
+
+
 class StepEngine(Engine):
     """An engine with one Python step per time step: the input part of every pre-activation in
     one batched matmul (or the caller's table lookup), then the recurrence step by step."""
@@ -215,7 +242,8 @@ class StepEngine(Engine):
                     f"tables: rows of {proj.shape[1]} numbers, but this {self.name} engine's are "
                     f"{w.w_ih.shape[0]} wide (make them with its input_tables)"
                 )
-            direction, h_last, c_last = self.run(module, w, proj, x, h0[d], None if c0 is None else c0[d], d)
+            job = DirectionInput(module, w, proj, x, h0[d], None if c0 is None else c0[d], d)
+            direction, h_last, c_last = self.run(job)
             directions.append(direction)
             outputs.append(direction.hidden)
             hs.append(h_last)
@@ -225,22 +253,8 @@ class StepEngine(Engine):
             directions, torch.cat(outputs, dim=1), torch.stack(hs), torch.stack(cs) if cs else None
         )
 
-    @staticmethod
-    def order(steps: int, direction: int) -> range:
-        """The time steps in the order this direction reads them."""
-        return range(steps - 1, -1, -1) if direction else range(steps)
-
     @abstractmethod
-    def run(
-        self,
-        module: KerasRecurrent,
-        w: LayerWeights,
-        proj: Tensor,
-        x: Tensor,
-        h0: Tensor,
-        c0: Tensor | None,
-        direction: int,
-    ) -> tuple[RecurrentDirection, Tensor, Tensor | None]:
+    def run(self, job: DirectionInput) -> tuple[RecurrentDirection, Tensor, Tensor | None]:
         """One direction: (its trace in sequence order, the last state it wrote h, and c)."""
 
 
@@ -264,16 +278,8 @@ class KerasLSTMEngine(StepEngine):
     def has_cell(self) -> bool:
         return True
 
-    def run(
-        self,
-        module: KerasRecurrent,
-        w: LayerWeights,
-        proj: Tensor,
-        x: Tensor,
-        h0: Tensor,
-        c0: Tensor | None,
-        direction: int,
-    ) -> tuple[RecurrentDirection, Tensor, Tensor | None]:
+    def run(self, job: DirectionInput) -> tuple[RecurrentDirection, Tensor, Tensor | None]:
+        module, w, proj, x, h0, c0 = job.module, job.weights, job.proj, job.x, job.h0, job.c0
         gate, act = ACTIVATIONS[module.recurrent_activation], ACTIVATIONS[module.activation]
         steps, size = x.shape[0], module.hidden_size
         gates = torch.empty(steps, 4 * size)  # (T, 4H) i, f, g̃, o
@@ -282,7 +288,7 @@ class KerasLSTMEngine(StepEngine):
         h = h0
         c = torch.zeros(size) if c0 is None else c0
         cand = slice(2 * size, 3 * size)
-        for t in self.order(steps, direction):
+        for t in job.order():
             pre = torch.addmv(pre_in[t], w.w_hh, h)  # (4H,)
             row = gate(pre)  # i, f, o (and the candidate's block, replaced next)
             row[cand] = act(pre[cand])
@@ -291,11 +297,7 @@ class KerasLSTMEngine(StepEngine):
             gates[t], cells[t], hidden[t] = row, c, h
         i, f, g, o = gates.split(size, dim=1)
         trace = KerasLSTMDirection(
-            hidden=hidden,
-            h0=h0,
-            reverse=bool(direction),
-            x=x,
-            weights=w,
+            **job.common(hidden),
             input=i,
             forget=f,
             candidate=g,
@@ -329,16 +331,8 @@ class KerasGRUEngine(StepEngine):
         """The candidate's recurrent part: r ⊙ (W_hn h + b_hn) (reset after)."""
         return r * (w_hn @ h + b_hn)
 
-    def run(
-        self,
-        module: KerasRecurrent,
-        w: LayerWeights,
-        proj: Tensor,
-        x: Tensor,
-        h0: Tensor,
-        c0: Tensor | None,
-        direction: int,
-    ) -> tuple[RecurrentDirection, Tensor, Tensor | None]:
+    def run(self, job: DirectionInput) -> tuple[RecurrentDirection, Tensor, Tensor | None]:
+        module, w, proj, x, h0 = job.module, job.weights, job.proj, job.x, job.h0
         gate, act = ACTIVATIONS[module.recurrent_activation], ACTIVATIONS[module.activation]
         steps, size = x.shape[0], module.hidden_size
         reset, update = torch.empty(steps, size), torch.empty(steps, size)
@@ -346,18 +340,14 @@ class KerasGRUEngine(StepEngine):
         w_rz, w_hn, b_hn = w.w_hh[: 2 * size], w.w_hh[2 * size :], w.b_hh[2 * size :]
         pre_rz = proj[:, : 2 * size] + w.b_hh[: 2 * size]  # (T, 2H) W_i·x_t + b_i + b_h for r and z
         h = h0
-        for t in self.order(steps, direction):
+        for t in job.order():
             rz = gate(torch.addmv(pre_rz[t], w_rz, h))  # (2H,)
             r, z = rz[:size], rz[size:]
             n = act(proj[t, 2 * size :] + self.candidate_recurrent(w_hn, b_hn, h, r))
             h = torch.lerp(n, h, z)  # (1 − z) ⊙ n + z ⊙ h
             reset[t], update[t], candidate[t], hidden[t] = r, z, n, h
         trace = self.direction_class(
-            hidden=hidden,
-            h0=h0,
-            reverse=bool(direction),
-            x=x,
-            weights=w,
+            **job.common(hidden),
             reset=reset,
             update=update,
             candidate=candidate,
@@ -405,29 +395,17 @@ class KerasRNNEngine(StepEngine):
         self.kind = f"rnn_{activation}"
         self.mode = mode_of("simple_rnn", activation, True)
 
-    def run(
-        self,
-        module: KerasRecurrent,
-        w: LayerWeights,
-        proj: Tensor,
-        x: Tensor,
-        h0: Tensor,
-        c0: Tensor | None,
-        direction: int,
-    ) -> tuple[RecurrentDirection, Tensor, Tensor | None]:
+    def run(self, job: DirectionInput) -> tuple[RecurrentDirection, Tensor, Tensor | None]:
+        module, w, proj, x, h0 = job.module, job.weights, job.proj, job.x, job.h0
         act = ACTIVATIONS[module.activation]
         steps, size = x.shape[0], module.hidden_size
         recurrent, hidden = torch.empty(steps, size), torch.empty(steps, size)
         h = h0
-        for t in self.order(steps, direction):
+        for t in job.order():
             recurrent[t] = torch.addmv(w.b_hh, w.w_hh, h)
             h = hidden[t] = act(proj[t] + recurrent[t])
         trace = RNNDirection(
-            hidden=hidden,
-            h0=h0,
-            reverse=bool(direction),
-            x=x,
-            weights=w,
+            **job.common(hidden),
             from_input=proj,
             recurrent=recurrent,
             nonlinearity=module.activation,
