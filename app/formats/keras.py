@@ -17,17 +17,17 @@ Three containers (told apart by their bytes, not their names):
   ``weight_names`` (split into ``layer_names0``, ``layer_names1`` … when long). A legacy weights
   file (``save_weights("x.h5")``) has the same lists at its root and no ``model_config``.
 
-What is read. A chain of layers (``Sequential``, or a functional ``Model`` whose every layer has
-one input, the previous one): ``InputLayer``; ``Embedding`` (``mask_zero`` honoured: Keras skips
-masked steps, and so does the trace) or ``Masking`` first; then ``LSTM``, ``GRU``, ``SimpleRNN``
-and ``Bidirectional`` of them (merge_mode concat, sum, ave, mul); then ``Dense`` (or
-``TimeDistributed(Dense)``) and ``Activation``; ``Dropout``-like layers anywhere (identity at
-inference). ``go_backwards``, ``return_sequences``, ``use_bias``, ``activation`` and
-``recurrent_activation`` (any of ``app.nets.activations``), GRU ``reset_after`` (both
-equations) are honoured; ``unit_forget_bias`` is an initializer only; ``dropout`` and
-``recurrent_dropout`` act in training only. Anything else is refused naming the layer: a
-``Lambda`` holds Python code and a custom object (any ``module`` outside Keras, any
-``registered_name`` of its own) is defined by code outside the file; neither is run here.
+What is read (the config by ``app.formats.keras_config``, the weights here). A chain of layers
+(``Sequential``, or a functional ``Model`` whose every layer has one input, the previous one):
+``InputLayer``; ``Embedding`` (``mask_zero`` honoured: Keras skips masked steps, and so does the
+trace) or ``Masking`` first; then ``LSTM``, ``GRU``, ``SimpleRNN`` and ``Bidirectional`` of them
+(merge_mode concat, sum, ave, mul); then ``Dense`` (or ``TimeDistributed(Dense)``) and
+``Activation``; ``Dropout``-like layers anywhere (identity at inference). ``go_backwards``,
+``return_sequences``, ``use_bias``, ``activation`` and ``recurrent_activation`` (any of
+``app.nets.activations``), GRU ``reset_after`` (both equations) are honoured; ``unit_forget_bias``
+is an initializer only; ``dropout`` and ``recurrent_dropout`` act in training only. Anything else is
+refused naming the layer: a ``Lambda`` holds Python code and a custom object (any ``module`` outside
+Keras, any ``registered_name`` of its own) is defined by code outside the file; neither is run here.
 
 Keras versions. ``hard_sigmoid`` is clip(0.2·x + 0.5) in Keras 1 and 2 and clip(x/6 + 0.5) in
 Keras 3: a file's ``keras_version`` (``metadata.json``, the HDF5 attribute, or the config JSON)
